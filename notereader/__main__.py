@@ -1,0 +1,5 @@
+"""Allows ``python -m notereader ...``."""
+
+from notereader.cli import main
+
+raise SystemExit(main())

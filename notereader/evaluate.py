@@ -1,0 +1,176 @@
+"""``notereader eval``: score the reader against an annotated corpus.
+
+The corpus format is ``shared/corpus/TAXONOMY.md``'s: each line a note with
+``gold: {risks, decoys, themes, goals}``. Figures:
+
+- risk precision/recall/F1, micro and per rubric, over (note, rubric) pairs;
+- critical-risk recall (self_harm, violence_to_others, domestic_violence,
+  child_safeguarding);
+- decoy trip rate: decoys whose rubric is raised with a citation that overlaps
+  the decoy's evidence;
+- citation hit rate: correctly raised risks with a citation overlapping the
+  gold evidence; quote integrity: every citation has text[start:end] == quote;
+- theme micro-F1 over (note, theme) pairs; goal-direction accuracy over the
+  gold goals (a goal not found counts as wrong).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from notereader.notes import iter_json_objects, validate_note
+from notereader.errors import InputError, Problem
+
+CRITICAL = ("self_harm", "violence_to_others", "domestic_violence", "child_safeguarding")
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3), "tp": tp, "fp": fp, "fn": fn}
+
+
+def _spans(text: str, evidence: str) -> list[tuple[int, int]]:
+    out, i = [], text.find(evidence)
+    while i >= 0 and evidence:
+        out.append((i, i + len(evidence)))
+        i = text.find(evidence, i + 1)
+    return out
+
+
+def _overlaps(cites: Iterable[dict[str, Any]], spans: list[tuple[int, int]]) -> bool:
+    return any(c["start"] < e and s < c["end"] for c in cites for s, e in spans)
+
+
+@dataclass
+class Tally:
+    risk: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    theme: list[int] = field(default_factory=lambda: [0, 0, 0])
+    crit: list[int] = field(default_factory=lambda: [0, 0])
+    decoys: list[int] = field(default_factory=lambda: [0, 0])
+    decoy_by_why: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    cite: list[int] = field(default_factory=lambda: [0, 0])
+    quotes: list[int] = field(default_factory=lambda: [0, 0])
+    goals: list[int] = field(default_factory=lambda: [0, 0])
+    goal_found: list[int] = field(default_factory=lambda: [0, 0, 0])
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_corpus(path: Path) -> list[tuple[Any, dict[str, Any]]]:
+    problems: list[Problem] = []
+    out = []
+    for lineno, obj in iter_json_objects(path):
+        note, errs = validate_note(obj, str(path), lineno)
+        problems += errs
+        if note is not None:
+            gold = obj.get("gold")
+            if not isinstance(gold, dict):
+                problems.append(Problem(str(path), lineno, "gold", "is required for evaluation: {risks, decoys, themes, goals}"))
+                continue
+            out.append((note, gold))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any]], keep_errors: bool = False) -> dict[str, Any]:
+    t = Tally()
+    for (note, gold), a in zip(corpus, analyses):
+        text = note.text
+        for group in ("risks", "themes", "goals", "suppressed"):
+            for item in a[group]:
+                for c in item["citations"]:
+                    t.quotes[1] += 1
+                    t.quotes[0] += text[c["start"]:c["end"]] == c["quote"]
+        pred = {r["rubric_id"]: r for r in a["risks"]}
+        gold_risks: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for g in gold.get("risks", []):
+            gold_risks[g["rubric"]] += _spans(text, g["evidence"])
+        for rid in set(pred) | set(gold_risks):
+            c = t.risk[rid]
+            if rid in pred and rid in gold_risks:
+                c[0] += 1
+                t.cite[1] += 1
+                t.cite[0] += _overlaps(pred[rid]["citations"], gold_risks[rid])
+            elif rid in pred:
+                c[1] += 1
+                if keep_errors:
+                    t.errors.append({"note_id": note.note_id, "kind": "risk_fp", "rubric": rid,
+                                     "quotes": [x["quote"] for x in pred[rid]["citations"]]})
+            else:
+                c[2] += 1
+                if keep_errors:
+                    t.errors.append({"note_id": note.note_id, "kind": "risk_fn", "rubric": rid,
+                                     "evidence": [text[s:e] for s, e in gold_risks[rid]]})
+            if rid in CRITICAL and rid in gold_risks:
+                t.crit[1] += 1
+                t.crit[0] += rid in pred
+        for d in gold.get("decoys", []):
+            spans = _spans(text, d["evidence"])
+            tripped = d["rubric"] in pred and _overlaps(pred[d["rubric"]]["citations"], spans)
+            t.decoys[1] += 1
+            t.decoys[0] += tripped
+            t.decoy_by_why[d.get("why", "?")][1] += 1
+            t.decoy_by_why[d.get("why", "?")][0] += tripped
+            if tripped and keep_errors:
+                t.errors.append({"note_id": note.note_id, "kind": "decoy_tripped", "rubric": d["rubric"],
+                                 "why": d.get("why"), "evidence": d["evidence"]})
+        pt = {x["rubric_id"] for x in a["themes"]}
+        gt = set(gold.get("themes", []))
+        t.theme[0] += len(pt & gt)
+        t.theme[1] += len(pt - gt)
+        t.theme[2] += len(gt - pt)
+        if keep_errors and pt != gt:
+            t.errors.append({"note_id": note.note_id, "kind": "themes", "missing": sorted(gt - pt), "extra": sorted(pt - gt)})
+        pg = {g["goal_id"]: g for g in a["goals"]}
+        gg = {g["goal_id"]: g for g in gold.get("goals", [])}
+        for gid, g in gg.items():
+            t.goals[1] += 1
+            ok = gid in pg and pg[gid]["direction"] == g["direction"]
+            t.goals[0] += ok
+            if keep_errors and not ok:
+                t.errors.append({"note_id": note.note_id, "kind": "goal", "goal_id": gid, "gold": g["direction"],
+                                 "got": pg[gid]["direction"] if gid in pg else None, "evidence": g.get("evidence"),
+                                 "cited": pg[gid]["citations"][0]["quote"] if gid in pg else None})
+        t.goal_found[0] += len(set(pg) & set(gg))
+        t.goal_found[1] += len(set(pg) - set(gg))
+        t.goal_found[2] += len(set(gg) - set(pg))
+    tp = sum(c[0] for c in t.risk.values())
+    fp = sum(c[1] for c in t.risk.values())
+    fn = sum(c[2] for c in t.risk.values())
+    out: dict[str, Any] = {
+        "notes": len(analyses),
+        "risk_micro": _prf(tp, fp, fn),
+        "risk_per_rubric": {rid: _prf(*c) for rid, c in sorted(t.risk.items())},
+        "critical_recall": round(t.crit[0] / t.crit[1], 3) if t.crit[1] else None,
+        "decoy_trip_rate": round(t.decoys[0] / t.decoys[1], 3) if t.decoys[1] else None,
+        "decoy_trip_by_why": {k: f"{v[0]}/{v[1]}" for k, v in sorted(t.decoy_by_why.items())},
+        "citation_hit_rate": round(t.cite[0] / t.cite[1], 3) if t.cite[1] else None,
+        "quote_integrity": round(t.quotes[0] / t.quotes[1], 4) if t.quotes[1] else 1.0,
+        "theme_micro": _prf(*t.theme),
+        "goal_direction_accuracy": round(t.goals[0] / t.goals[1], 3) if t.goals[1] else None,
+        "goal_detection": _prf(*t.goal_found),
+    }
+    if keep_errors:
+        out["errors"] = t.errors
+    return out
+
+
+def format_report(r: dict[str, Any]) -> str:
+    lines = [f"notes: {r['notes']}"]
+    m = r["risk_micro"]
+    lines.append(f"risk micro    P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  (tp {m['tp']} fp {m['fp']} fn {m['fn']})")
+    lines.append(f"critical recall {r['critical_recall']}   decoy trip rate {r['decoy_trip_rate']}   {r['decoy_trip_by_why']}")
+    lines.append(f"citation hit rate {r['citation_hit_rate']}   quote integrity {r['quote_integrity']}")
+    tm = r["theme_micro"]
+    lines.append(f"theme micro   P {tm['precision']:.3f}  R {tm['recall']:.3f}  F1 {tm['f1']:.3f}")
+    gd = r["goal_detection"]
+    lines.append(f"goal direction accuracy {r['goal_direction_accuracy']}   goal detection P {gd['precision']} R {gd['recall']}")
+    lines.append("per rubric:")
+    for rid, v in r["risk_per_rubric"].items():
+        lines.append(f"  {rid:24s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  (tp {v['tp']} fp {v['fp']} fn {v['fn']})")
+    return "\n".join(lines)

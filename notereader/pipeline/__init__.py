@@ -1,0 +1,1 @@
+"""The reading pipeline: segmentation, assertion context, rubric and goal matching."""

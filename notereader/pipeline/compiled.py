@@ -1,0 +1,76 @@
+"""Compile a rubric set into the matrices the matcher needs, with a cache.
+
+Compiling embeds every rubric statement and example plus the background
+sentences and fits the per-rubric classifiers: about a minute on a 2-core
+machine. The result depends only on the model files, the rubric contents, the
+engine's data files and the engine version, so it is cached on disk under a
+key made of their hashes (``$NOTEREADER_CACHE_DIR``, default
+``~/.cache/notereader``). A changed rubric changes the key; a stale cache is
+never used. Delete the directory at any time to force a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from spacy.language import Language
+
+from notereader.pipeline.classifier import RubricClassifiers, load_background, training_sets
+from notereader.pipeline.context import ContextRules
+from notereader.pipeline.embedder import Embedder
+from notereader.pipeline.matcher import RubricIndex, suppressed_by_context
+from notereader.rubrics.schema import RubricSet
+from notereader.version import ENGINE_VERSION
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("NOTEREADER_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "notereader"
+
+
+def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embedder: Embedder,
+                    use_cache: bool = True) -> tuple[RubricIndex, str]:
+    """Return the matcher index and the background data's SHA-256."""
+    background, bg_sha = load_background()
+    key = hashlib.sha256(" ".join([
+        ENGINE_VERSION, embedder.manifest.sha256, ruleset.sha256, rules.sha256, bg_sha, sklearn.__version__,
+    ]).encode()).hexdigest()
+    path = cache_dir() / f"index-{key[:32]}.npz"
+    ids = [r.id for r in ruleset.rubrics]
+    statements = [s for r in ruleset.rubrics for s in r.look_for]
+    if use_cache and path.is_file():
+        try:
+            data = np.load(path, allow_pickle=False)
+            W, b, lf = data["W"], data["b"], data["lf"]
+            if W.shape[0] == len(ids) and lf.shape[0] == len(statements):
+                vectors = dict(zip(statements, lf))
+                return RubricIndex(nlp, rules, ruleset, vectors, RubricClassifiers.from_arrays(ids, W, b)), bg_sha
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache: rebuild below
+    sets = training_sets(ruleset, background, lambda r, ex: suppressed_by_context(nlp, rules, r, ex))
+    texts = set(statements)
+    for ts in sets.values():
+        texts.update(ts.positives)
+        texts.update(ts.negatives)
+    vectors = embedder.encode(texts)
+    classifiers = RubricClassifiers(ids, sets, vectors)
+    index = RubricIndex(nlp, rules, ruleset, vectors, classifiers)
+    if use_cache:
+        _save(path, W=classifiers.W, b=classifiers.b, lf=np.array([vectors[s] for s in statements]))
+    return index, bg_sha
+
+
+def _save(path: Path, **arrays: np.ndarray) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home is fine: we simply compile again next time

@@ -1,0 +1,121 @@
+"""The spaCy pipeline components, registered under versioned names.
+
+Each component's ``__call__`` finds things (pure functions in the sibling
+modules) and then sets annotations on the Doc (``extensions.py``). Components
+that need loaded resources (the embedder, the rubric index) receive them from
+``Reader`` through ``setup`` before the first document.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+from notereader.pipeline import extensions  # noqa: F401  (declares the Doc extensions)
+from notereader.pipeline.context import ContextRules, find_cues
+from notereader.pipeline.embedder import Embedder
+from notereader.pipeline.goals import GoalCues, match_goals
+from notereader.pipeline.matcher import RubricIndex
+from notereader.pipeline.segment import segment
+
+# spaCy forbids "." in factory names, so "notereader.context.v1" is spelled
+# "notereader_context_v1". A change of behaviour gets a new name (…_v2).
+SEGMENTER = "notereader_segmenter_v1"
+CONTEXT = "notereader_context_v1"
+RUBRIC_MATCHER = "notereader_rubric_matcher_v1"
+GOALS = "notereader_goals_v1"
+
+
+def _token_range(doc: Doc, start: int, end: int) -> tuple[int, int]:
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or len(span) == 0:  # only whitespace tokens: fall back to a scan
+        toks = [t.i for t in doc if t.idx < end and t.idx + len(t.text) > start]
+        return (toks[0], toks[-1] + 1) if toks else (0, 0)
+    return span.start, span.end
+
+
+class Segmenter:
+    """Paragraphs, section headers, sentences and clauses (``segment.py``)."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        seg = segment(doc.text)
+        doc._.segmentation = seg
+        sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
+        doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]
+        starts = {a for a, b in sent_tok if b > a}
+        for tok in doc:
+            tok.is_sent_start = tok.i == 0 or tok.i in starts
+        return doc
+
+
+class Context:
+    """Finds the assertion-context cues of a Doc (``context.py``)."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.rules = ContextRules(nlp)
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.context = find_cues(doc, self.rules)
+        return doc
+
+
+class RubricMatcher:
+    """Embeds each distinct clause and goal text once per batch, then matches rubrics."""
+
+    def __init__(self) -> None:
+        self.index: RubricIndex | None = None
+        self.embedder: Embedder | None = None
+
+    def setup(self, index: RubricIndex, embedder: Embedder) -> None:
+        self.index, self.embedder = index, embedder
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc], batch_size=1)))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 32) -> Iterator[Doc]:
+        if self.index is None or self.embedder is None:
+            raise RuntimeError(f"{RUBRIC_MATCHER} was not set up; build the pipeline with notereader.Reader")
+        for batch in minibatch(docs, size=batch_size):
+            texts: set[str] = set()
+            for doc in batch:
+                texts.update(doc.text[c.start:c.end] for c in doc._.segmentation.clauses)
+                texts.update(t for _gid, t in (doc._.plan_goals or ()) if t.strip())
+            vectors = self.embedder.encode(texts)
+            for doc in batch:
+                doc._.clause_vectors = vectors
+                doc._.rubric_hits = self.index.match_doc(doc)
+                yield doc
+
+
+class Goals:
+    """Plan goals against clauses, with progress and setback cues (``goals.py``)."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.cues = GoalCues(nlp)
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.goal_hits = match_goals(doc, self.cues, doc._.clause_vectors or {})
+        return doc
+
+
+@Language.factory(SEGMENTER)
+def make_segmenter(nlp: Language, name: str) -> Segmenter:
+    return Segmenter()
+
+
+@Language.factory(CONTEXT)
+def make_context(nlp: Language, name: str) -> Context:
+    return Context(nlp)
+
+
+@Language.factory(RUBRIC_MATCHER)
+def make_rubric_matcher(nlp: Language, name: str) -> RubricMatcher:
+    return RubricMatcher()
+
+
+@Language.factory(GOALS)
+def make_goals(nlp: Language, name: str) -> Goals:
+    return Goals(nlp)

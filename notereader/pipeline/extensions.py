@@ -1,0 +1,25 @@
+"""Every custom ``Doc`` attribute notereader sets, declared in one place."""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc
+
+DOC_EXTENSIONS = (
+    "note_id",         # str: the note's id as given
+    "plan_goals",      # tuple[(goal_id, text)]: the client's plan goals
+    "segmentation",    # segment.Segmentation: paragraphs, sentences, clauses (char spans)
+    "clause_tokens",   # list[(tok_start, tok_end, sent_tok_start, sent_tok_end)] per clause
+    "context",         # context.DocContext: cues and terminators
+    "clause_vectors",  # dict[str, np.ndarray]: clause text -> unit vector
+    "rubric_hits",     # list[matcher.UnitHit]: per clause and rubric, raised or suppressed
+    "goal_hits",       # list[goals.GoalSignal]
+)
+
+
+def register() -> None:
+    for name in DOC_EXTENSIONS:
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
+
+
+register()

@@ -1,0 +1,181 @@
+"""Rubric matching: literal phrases, and plain-language statements by meaning.
+
+Each clause of a note is embedded once (by the caller, for the whole batch).
+Its meaning score for every rubric comes from the rubric's classifier
+(``classifier.py``) in one matrix product; the nearest ``look_for`` statement
+is kept as the evidence shown to people. Scores are rounded to
+SCORE_DECIMALS before any comparison with a threshold. The assertion-context
+stage then decides whether each match is raised or suppressed, and by which
+cue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from notereader.pipeline.classifier import RubricClassifiers
+from notereader.pipeline.context import ContextRules, assess, find_cues
+from notereader.rubrics.schema import Rubric, RubricSet
+from notereader.version import SCORE_DECIMALS
+
+DEFAULT_THRESHOLDS = {"risk": 0.5, "theme": 0.5}
+PHRASE_SCORE = 1.0
+CLAUSE_MIN_COVER = 0.4
+
+
+@dataclass(frozen=True)
+class UnitHit:
+    """A rubric matched in one clause: raised, or suppressed with a reason."""
+
+    rubric_id: str
+    clause: int
+    score: float
+    via: str                 # "phrase" or "meaning"
+    evidence: str            # the phrase, or the look_for statement nearest in meaning
+    suppressed_by: str | None  # a context category, or None when raised
+    cue: str | None
+    cue_start: int | None
+    cue_end: int | None
+
+
+def rnd(x: float) -> float:
+    return float(round(float(x), SCORE_DECIMALS))
+
+
+class RubricIndex:
+    """The rubrics' statements as matrices and phrases as a PhraseMatcher."""
+
+    def __init__(self, nlp: Language, rules: ContextRules, ruleset: RubricSet, vectors: dict[str, np.ndarray],
+                 classifiers: "RubricClassifiers") -> None:
+        self.classifiers = classifiers
+        self.ruleset = ruleset
+        self.rubrics: tuple[Rubric, ...] = ruleset.rubrics
+        self.rules = rules
+        self.thresholds = np.array(
+            [r.threshold if r.threshold is not None else DEFAULT_THRESHOLDS[r.kind] for r in self.rubrics]
+        )
+        lf_rows, lf_owner = [], []
+        self.statements: list[str] = []
+        self.statement_ignore: list[frozenset[str]] = []
+        tagger_nlp = nlp
+        for i, r in enumerate(self.rubrics):
+            for s in r.look_for:
+                lf_rows.append(vectors[s])
+                lf_owner.append(i)
+                self.statements.append(s)
+                self.statement_ignore.append(_axes_of_statement(tagger_nlp, rules, s))
+        dim = len(next(iter(vectors.values()))) if vectors else 384
+        self.lf = np.array(lf_rows, dtype=np.float64).reshape(-1, dim)
+        self.lf_owner = np.array(lf_owner, dtype=np.int64)
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._phrase_rubric: dict[int, int] = {}
+        for i, r in enumerate(self.rubrics):
+            if r.phrases:
+                key = f"rubric:{r.id}"
+                self.phrases.add(key, [nlp.make_doc(p) for p in r.phrases])
+                self._phrase_rubric[nlp.vocab.strings[key]] = i
+
+    def scores(self, clause_vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rounded classifier score, index of the nearest look_for statement) per clause x rubric."""
+        n, k = clause_vecs.shape[0], len(self.rubrics)
+        best_idx = np.full((n, k), -1, dtype=np.int64)
+        if n == 0:
+            return np.zeros((0, k)), best_idx
+        probs = np.round(self.classifiers.predict(clause_vecs), SCORE_DECIMALS)
+        sims = clause_vecs @ self.lf.T
+        best = np.full((n, k), -np.inf)
+        for j in range(sims.shape[1]):
+            owner = self.lf_owner[j]
+            col = sims[:, j]
+            better = col > best[:, owner]
+            best[better, owner] = col[better]
+            best_idx[better, owner] = j
+        return probs, best_idx
+
+    def match_doc(self, doc: Doc) -> list[UnitHit]:
+        seg = doc._.segmentation
+        ctx = doc._.context
+        clause_tokens = doc._.clause_tokens
+        vecs = doc._.clause_vectors
+        clauses = seg.clauses
+        mat = np.array([vecs[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64).reshape(len(clauses), -1)
+        best, best_idx = self.scores(mat)
+        # phrase matches per clause
+        phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
+        tok_clause = _token_to_clause(len(doc), clause_tokens)
+        for key, start, end in self.phrases(doc):
+            ci = tok_clause[start]
+            if ci < 0:
+                continue
+            ri = self._phrase_rubric[key]
+            phrase_hits.setdefault((ci, ri), []).append((start, end, doc[start:end].text))
+        hits: list[UnitHit] = []
+        for ci, clause in enumerate(clauses):
+            cs, ce, ss, se = clause_tokens[ci]
+            for ri, rubric in enumerate(self.rubrics):
+                sem = rnd(best[ci, ri])
+                semantic = sem >= self.thresholds[ri]
+                phr = phrase_hits.get((ci, ri), [])
+                if not semantic and not phr:
+                    continue
+                hit = self._decide(ctx, rubric, ci, cs, ce, ss, se, sem, semantic, int(best_idx[ci, ri]), phr)
+                if hit is not None:
+                    hits.append(hit)
+        return hits
+
+    def _decide(self, ctx, rubric: Rubric, ci: int, cs: int, ce: int, ss: int, se: int, sem: float,
+                semantic: bool, stmt: int, phr: list[tuple[int, int, str]]) -> UnitHit | None:
+        not_when = rubric.not_when
+        suppressed: tuple[str, object, str] | None = None
+        for start, end, text in phr:
+            a = assess(ctx, self.rules, start, end, ss, se)
+            stop = a.first(not_when)
+            if stop is None:
+                return UnitHit(rubric.id, ci, max(PHRASE_SCORE, sem), "phrase", text, None, None, None, None)
+            if suppressed is None:
+                suppressed = (stop[0], stop[1], text)
+        if semantic:
+            ignore = self.statement_ignore[stmt]
+            a = assess(ctx, self.rules, cs, ce, ss, se, min_cover=CLAUSE_MIN_COVER, ignore=ignore)
+            stop = a.first(not_when)
+            if stop is None and suppressed is None:
+                return UnitHit(rubric.id, ci, sem, "meaning", self.statements[stmt], None, None, None, None)
+            if suppressed is None and stop is not None:
+                suppressed = (stop[0], stop[1], self.statements[stmt])
+        if suppressed is None:
+            return None
+        cat, cue, evidence = suppressed
+        return UnitHit(rubric.id, ci, max(sem, PHRASE_SCORE) if phr else sem, "phrase" if phr else "meaning",
+                       evidence, cat, cue.text, cue.start_char, cue.end_char)
+
+
+def suppressed_by_context(nlp: Language, rules: ContextRules, rubric: Rubric, sentence: str) -> bool:
+    """Would the context stage suppress this sentence as a whole for this rubric?"""
+    doc = nlp.make_doc(sentence)
+    ctx = find_cues(doc, rules)
+    a = assess(ctx, rules, 0, len(doc), 0, len(doc), min_cover=CLAUSE_MIN_COVER)
+    return a.first(rubric.not_when) is not None
+
+
+def _axes_of_statement(nlp: Language, rules: ContextRules, statement: str) -> frozenset[str]:
+    """Context categories that are part of a look_for statement's own meaning.
+
+    "The client has not eaten in two days" contains a negation; a clause that
+    matches it must not be suppressed for being negated.
+    """
+    doc = nlp.make_doc(statement)
+    ctx = find_cues(doc, rules)
+    return frozenset(c.rule.category for c in ctx.cues)
+
+
+def _token_to_clause(n_tokens: int, clause_tokens: list[tuple[int, int, int, int]]) -> list[int]:
+    out = [-1] * n_tokens
+    for ci, (cs, ce, _ss, _se) in enumerate(clause_tokens):
+        for t in range(cs, ce):
+            out[t] = ci
+    return out

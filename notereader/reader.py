@@ -1,0 +1,75 @@
+"""The Reader: the whole pipeline, loaded once, applied to many notes.
+
+    reader = Reader()                     # verifies model hashes, loads rubrics
+    for analysis in reader.analyze_many(notes, batch_size=32):
+        ...
+
+Loading (model verification, rubric embedding) happens once in the
+constructor; ``analyze_many`` never reloads anything. The result for a note
+does not depend on the batch size, the thread count or the order of notes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import spacy
+
+from notereader.analysis import build_analysis
+from notereader.notes import Note
+from notereader.paths import models_dir, rubrics_dir
+from notereader.pipeline.components import CONTEXT, GOALS, RUBRIC_MATCHER, SEGMENTER
+from notereader.pipeline.embedder import DEFAULT_MODEL, Embedder
+from notereader.pipeline.compiled import compile_rubrics
+from notereader.rubrics.schema import RubricSet, load_rubrics
+from notereader.version import ENGINE_VERSION
+
+
+class Reader:
+    def __init__(
+        self,
+        rubrics: str | Path | RubricSet | None = None,
+        models: str | Path | None = None,
+        *,
+        num_threads: int | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.ruleset = rubrics if isinstance(rubrics, RubricSet) else load_rubrics(rubrics_dir(rubrics))
+        self.embedder = embedder or Embedder.load(DEFAULT_MODEL, models_dir(models), num_threads=num_threads)
+        self.nlp = spacy.blank("en")
+        self.nlp.add_pipe(SEGMENTER)
+        context = self.nlp.add_pipe(CONTEXT)
+        matcher = self.nlp.add_pipe(RUBRIC_MATCHER)
+        goals = self.nlp.add_pipe(GOALS)
+        self.index, background_sha = compile_rubrics(self.nlp, context.rules, self.ruleset, self.embedder)
+        matcher.setup(self.index, self.embedder)
+        data_sha = hashlib.sha256(f"{context.rules.sha256} {goals.cues.sha256} {background_sha}".encode()).hexdigest()
+        self.provenance: dict[str, Any] = {
+            "engine_version": ENGINE_VERSION,
+            "engine_data_sha256": data_sha,
+            "models": {self.embedder.manifest.name: self.embedder.manifest.sha256},
+            "ruleset": self.ruleset.provenance(),
+        }
+
+    def with_rubrics(self, ruleset: RubricSet) -> "Reader":
+        """A Reader for other rubrics that shares this one's loaded model."""
+        return Reader(ruleset, embedder=self.embedder)
+
+    def _docs(self, notes: Iterable[Note]) -> Iterator[Any]:
+        for note in notes:
+            doc = self.nlp.make_doc(note.text)
+            doc._.note_id = note.note_id
+            doc._.plan_goals = note.goals
+            yield doc
+
+    def analyze_many(self, notes: Iterable[Note], batch_size: int = 32) -> Iterator[dict[str, Any]]:
+        for doc in self.nlp.pipe(self._docs(notes), batch_size=batch_size):
+            yield build_analysis(doc, self.ruleset, self.provenance)
+
+    def analyze(self, note: Note) -> dict[str, Any]:
+        return next(self.analyze_many([note], batch_size=1))
+
+    def analyze_text(self, text: str, note_id: str = "note", goals: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+        return self.analyze(Note(note_id, text, goals))

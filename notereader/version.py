@@ -1,0 +1,11 @@
+"""The engine version recorded in every Analysis.
+
+Bump ENGINE_VERSION whenever a code change can alter any result for the same
+note, rubrics and model files (segmentation, context logic, scoring, rounding,
+output shape). Changes to the cue data files under ``pipeline/data`` are
+tracked separately by their hash in ``provenance.engine_data_sha256``.
+"""
+
+ENGINE_VERSION = "1.0.0"
+ANALYSIS_SCHEMA = "notereader.analysis.v1"
+SCORE_DECIMALS = 4
