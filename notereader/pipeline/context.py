@@ -86,16 +86,20 @@ class ContextRules:
         default_scope = int(data.get("default_max_scope", 12))
         self.rules: list[CueRule] = []
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._rules_of_key: dict[int, list[CueRule]] = {}
         for i, r in enumerate(data["rules"]):
-            cat = r["category"]
-            if cat not in CATEGORIES + ("pseudo",):
-                raise ValueError(f"{path}: rule {i} has unknown category {cat!r}")
+            cats = r["category"] if isinstance(r["category"], list) else [r["category"]]
             direction = r.get("direction", "forward")
             if direction not in DIRECTIONS:
                 raise ValueError(f"{path}: rule {i} has unknown direction {direction!r}")
-            rule = CueRule(str(r["literal"]), cat, direction, int(r.get("max_scope", default_scope)))
-            self.rules.append(rule)
-            self.matcher.add(f"cue{i}", [nlp.make_doc(rule.literal)])
+            rules_here = []
+            for cat in cats:
+                if cat not in CATEGORIES + ("pseudo",):
+                    raise ValueError(f"{path}: rule {i} has unknown category {cat!r}")
+                rules_here.append(CueRule(str(r["literal"]), cat, direction, int(r.get("max_scope", default_scope))))
+            self.rules += rules_here
+            self.matcher.add(f"cue{i}", [nlp.make_doc(str(r["literal"]))])
+            self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
         self.terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.terminators.add("term", [nlp.make_doc(str(t)) for t in data["terminators"]])
         scr = data["screening"]
@@ -113,50 +117,96 @@ class ContextRules:
             [[{"LOWER": {"IN": ["in", "during", "back", "around", "from", "until", "til", "till"]}},
               {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[0-2][0-5])$"}}]],
         )
-        self._rule_by_key = {nlp.vocab.strings[f"cue{i}"]: rule for i, rule in enumerate(self.rules)}
 
 
 @dataclass
 class DocContext:
-    """All cues and scope boundaries found in one Doc."""
+    """All cues and scope boundaries found in one Doc.
+
+    Cue matching runs on a copy of the Doc without whitespace tokens, so that
+    "negative  for" (two spaces, a line break) still matches "negative for".
+    All token indices here are indices into that copy (``doc``); ``clean_of``
+    maps an index of the original Doc to it.
+    """
 
     doc: Doc
     cues: list[Cue]
     terminator_tokens: set[int]
-    screening_sentences: dict[int, Cue]  # sentence start token -> instrument cue
+    clean_of: list[int]
+    header_cues: set[int]
+    source_text: str
+    char_spans: list[tuple[int, int]]  # original (start_char, end_char) of each token of the copy
+
+    def chars(self, start: int, end: int) -> tuple[int, int]:
+        return self.char_spans[start][0], self.char_spans[end - 1][1]
+
+    def to_clean(self, start: int, end: int) -> tuple[int, int]:
+        """Map an original token range [start, end) to the copy's indices."""
+        n = len(self.clean_of)
+        a = self.clean_of[start] if start < n else len(self.doc)
+        b = self.clean_of[end] if end < n else len(self.doc)
+        return a, max(a, b)
 
 
-def find_cues(doc: Doc, rules: ContextRules) -> DocContext:
+def _without_space_tokens(doc: Doc) -> tuple[Doc, list[int], list[int]]:
+    keep = [t for t in doc if not t.is_space]
+    clean = Doc(doc.vocab, words=[t.text for t in keep], spaces=[True] * len(keep))
+    orig_idx = [t.i for t in keep]
+    clean_of = [0] * len(doc)
+    j = 0
+    for i in range(len(doc)):
+        while j < len(orig_idx) and orig_idx[j] < i:
+            j += 1
+        clean_of[i] = j
+    return clean, orig_idx, clean_of
+
+
+def find_cues(original: Doc, rules: ContextRules) -> DocContext:
+    doc, orig_idx, clean_of = _without_space_tokens(original)
     raw: list[tuple[int, int, CueRule]] = []
     for key, start, end in rules.matcher(doc):
-        raw.append((start, end, rules._rule_by_key[key]))
+        for rule in rules._rules_of_key[key]:
+            raw.append((start, end, rule))
     for _key, start, end in rules.year(doc):
         raw.append((start, end, CueRule("in <year>", "historical", "bidirectional", 12)))
     # Longest match wins; pseudo cues suppress every cue they overlap.
     raw.sort(key=lambda t: (-(t[1] - t[0]), t[0]))
-    taken: set[int] = set()
+    taken: dict[int, tuple[int, int]] = {}
     cues: list[Cue] = []
     for start, end, rule in raw:
-        span = set(range(start, end))
-        if span & taken:
-            continue
-        taken |= span
+        owners = {taken[t] for t in range(start, end) if t in taken}
+        if owners and owners != {(start, end)}:
+            continue  # inside a longer cue (a second category of the same cue is kept)
+        for t in range(start, end):
+            taken[t] = (start, end)
         if rule.category == "pseudo":
             continue
-        sp = doc[start:end]
-        cues.append(Cue(start, end, rule, sp.text, sp.start_char, sp.end_char))
+        first, last = original[orig_idx[start]], original[orig_idx[end - 1]]
+        cues.append(Cue(start, end, rule, original.text[first.idx:last.idx + len(last.text)],
+                        first.idx, last.idx + len(last.text)))
     cues.sort(key=lambda c: (c.start, c.end))
     terms: set[int] = set()
     for _key, start, end in rules.terminators(doc):
         terms.update(range(start, end))
+    headers: set[int] = set()
     for i, tok in enumerate(doc):
-        if tok.text in (";",):
+        if tok.text == ";" or (tok.text == ":" and i > 0 and doc[i - 1].text.isupper() and len(doc[i - 1].text) > 1):
             terms.add(i)
-    return DocContext(doc, cues, terms, {})
+    for cue in cues:  # "History: ..." a cue that heads a section scopes over all of it
+        if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
+            headers.add(cue.start)
+            terms.discard(cue.end)
+    spans = [(original[i].idx, original[i].idx + len(original[i].text)) for i in orig_idx]
+    return DocContext(doc, cues, terms, clean_of, headers, original.text, spans)
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
     """Token ranges [a, b) before and [c, d) after the cue, within [lo, hi)."""
+    if cue.start in ctx.header_cues:
+        j = cue.end + 1
+        while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
+            j += 1
+        return cue.start, cue.start, cue.end, j
     before_a = cue.start
     if cue.rule.direction in ("backward", "bidirectional"):
         j = cue.start - 1
@@ -207,6 +257,8 @@ def assess(
     that fraction of the target's tokens; otherwise one token is enough.
     """
     result = Assertion()
+    target_start, target_end = ctx.to_clean(target_start, target_end)
+    sent_start, sent_end = ctx.to_clean(sent_start, sent_end)
     n_target = max(1, target_end - target_start)
     for cue in ctx.cues:
         if cue.end <= sent_start or cue.start >= sent_end:
@@ -252,5 +304,9 @@ def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end
         return None
     _k, s, e = inst[0]
     sp = span[s:e]
-    return Cue(sp.start, sp.end, CueRule(sp.text, "screening_negative", "bidirectional", 0), sp.text,
-               sp.start_char, sp.end_char)
+    a, b = ctx.chars(sp.start, sp.end)
+    return Cue(sp.start, sp.end, CueRule(sp.text, "screening_negative", "bidirectional", 0), doc_text(ctx, a, b), a, b)
+
+
+def doc_text(ctx: DocContext, a: int, b: int) -> str:
+    return ctx.source_text[a:b]

@@ -96,7 +96,9 @@ def evaluate(path: Path, *, errors: int = 0) -> dict[str, Any]:
         ok = True
         for ax, c in counts.items():
             gold = getattr(row, ax)
-            pred = bool(got[ax])
+            # NegEx annotates a resolved condition as Negated; ours keeps
+            # "resolved" apart, so it counts as negated on this axis.
+            pred = bool(got[ax]) or (ax == "negated" and bool(got["resolved"]))
             if pred and gold:
                 c[0] += 1
             elif pred and not gold:
