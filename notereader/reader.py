@@ -43,9 +43,10 @@ class Reader:
         context = self.nlp.add_pipe(CONTEXT)
         matcher = self.nlp.add_pipe(RUBRIC_MATCHER)
         goals = self.nlp.add_pipe(GOALS)
-        self.index, background_sha = compile_rubrics(self.nlp, context.rules, self.ruleset, self.embedder)
+        self.index, direction, training_sha = compile_rubrics(self.nlp, context.rules, self.ruleset, self.embedder)
         matcher.setup(self.index, self.embedder)
-        data_sha = hashlib.sha256(f"{context.rules.sha256} {goals.cues.sha256} {background_sha}".encode()).hexdigest()
+        goals.setup(direction)
+        data_sha = hashlib.sha256(f"{context.rules.sha256} {goals.cues.sha256} {training_sha}".encode()).hexdigest()
         self.provenance: dict[str, Any] = {
             "engine_version": ENGINE_VERSION,
             "engine_data_sha256": data_sha,

@@ -1,7 +1,8 @@
 """Compile a rubric set into the matrices the matcher needs, with a cache.
 
 Compiling embeds every rubric statement and example plus the background
-sentences and fits the per-rubric classifiers: about a minute on a 2-core
+sentences and the goal-direction examples, and fits the per-rubric
+classifiers and the goal-direction model: about a minute on a 2-core
 machine. The result depends only on the model files, the rubric contents, the
 engine's data files and the engine version, so it is cached on disk under a
 key made of their hashes (``$NOTEREADER_CACHE_DIR``, default
@@ -23,6 +24,7 @@ from spacy.language import Language
 from notereader.pipeline.classifier import RubricClassifiers, load_background, training_sets
 from notereader.pipeline.context import ContextRules
 from notereader.pipeline.embedder import Embedder
+from notereader.pipeline.goals import DirectionModel, load_direction_examples
 from notereader.pipeline.matcher import RubricIndex, suppressed_by_context
 from notereader.rubrics.schema import RubricSet
 from notereader.version import ENGINE_VERSION
@@ -34,11 +36,13 @@ def cache_dir() -> Path:
 
 
 def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embedder: Embedder,
-                    use_cache: bool = True) -> tuple[RubricIndex, str]:
-    """Return the matcher index and the background data's SHA-256."""
+                    use_cache: bool = True) -> tuple[RubricIndex, DirectionModel, str]:
+    """Return the matcher index, the goal-direction model and the SHA-256 of their training data."""
     background, bg_sha = load_background()
+    examples, ex_sha = load_direction_examples()
+    data_sha = hashlib.sha256(f"{bg_sha} {ex_sha}".encode()).hexdigest()
     key = hashlib.sha256(" ".join([
-        ENGINE_VERSION, embedder.manifest.sha256, ruleset.sha256, rules.sha256, bg_sha, sklearn.__version__,
+        ENGINE_VERSION, embedder.manifest.sha256, ruleset.sha256, rules.sha256, data_sha, sklearn.__version__,
     ]).encode()).hexdigest()
     path = cache_dir() / f"index-{key[:32]}.npz"
     ids = [r.id for r in ruleset.rubrics]
@@ -49,20 +53,25 @@ def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embe
             W, b, lf = data["W"], data["b"], data["lf"]
             if W.shape[0] == len(ids) and lf.shape[0] == len(statements):
                 vectors = dict(zip(statements, lf))
-                return RubricIndex(nlp, rules, ruleset, vectors, RubricClassifiers.from_arrays(ids, W, b)), bg_sha
+                index = RubricIndex(nlp, rules, ruleset, vectors, RubricClassifiers.from_arrays(ids, W, b))
+                return index, DirectionModel(data["dW"], data["db"]), data_sha
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: rebuild below
     sets = training_sets(ruleset, background, lambda r, ex: suppressed_by_context(nlp, rules, r, ex))
     texts = set(statements)
+    for group in examples.values():
+        texts.update(group)
     for ts in sets.values():
         texts.update(ts.positives)
         texts.update(ts.negatives)
     vectors = embedder.encode(texts)
     classifiers = RubricClassifiers(ids, sets, vectors)
     index = RubricIndex(nlp, rules, ruleset, vectors, classifiers)
+    direction = DirectionModel.fit(examples, vectors)
     if use_cache:
-        _save(path, W=classifiers.W, b=classifiers.b, lf=np.array([vectors[s] for s in statements]))
-    return index, bg_sha
+        _save(path, W=classifiers.W, b=classifiers.b, lf=np.array([vectors[s] for s in statements]),
+              dW=direction.W, db=direction.b)
+    return index, direction, data_sha
 
 
 def _save(path: Path, **arrays: np.ndarray) -> None:

@@ -17,7 +17,7 @@ from spacy.util import minibatch
 from notereader.pipeline import extensions  # noqa: F401  (declares the Doc extensions)
 from notereader.pipeline.context import ContextRules, find_cues
 from notereader.pipeline.embedder import Embedder
-from notereader.pipeline.goals import GoalCues, match_goals
+from notereader.pipeline.goals import DirectionModel, GoalCues, match_goals
 from notereader.pipeline.matcher import RubricIndex
 from notereader.pipeline.segment import segment
 
@@ -95,9 +95,15 @@ class Goals:
 
     def __init__(self, nlp: Language) -> None:
         self.cues = GoalCues(nlp)
+        self.model: DirectionModel | None = None
+
+    def setup(self, model: DirectionModel) -> None:
+        self.model = model
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.goal_hits = match_goals(doc, self.cues, doc._.clause_vectors or {})
+        if self.model is None:
+            raise RuntimeError(f"{GOALS} was not set up; build the pipeline with notereader.Reader")
+        doc._.goal_hits = match_goals(doc, self.cues, doc._.clause_vectors or {}, self.model)
         return doc
 
 

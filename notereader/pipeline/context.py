@@ -115,7 +115,7 @@ class ContextRules:
         self.year.add(
             "year",
             [[{"LOWER": {"IN": ["in", "during", "back", "around", "from", "until", "til", "till"]}},
-              {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[0-2][0-5])$"}}]],
+              {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}]],
         )
 
 
@@ -250,11 +250,14 @@ def assess(
     *,
     min_cover: float = 0.0,
     ignore: frozenset[str] = frozenset(),
+    ignore_literals: frozenset[str] = frozenset(),
 ) -> Assertion:
     """Context of the token range [target_start, target_end) in its sentence.
 
     With ``min_cover`` > 0 (a whole clause as target) a cue must reach at least
     that fraction of the target's tokens; otherwise one token is enough.
+    ``ignore`` skips whole categories; ``ignore_literals`` skips cues whose
+    literal is part of the meaning being matched ("has not eaten").
     """
     result = Assertion()
     target_start, target_end = ctx.to_clean(target_start, target_end)
@@ -264,7 +267,7 @@ def assess(
         if cue.end <= sent_start or cue.start >= sent_end:
             continue
         cat = cue.rule.category
-        if cat in ignore or cat in result.cues:
+        if cat in ignore or cat in result.cues or cue.rule.literal.lower() in ignore_literals:
             continue
         if cue.start < target_end and cue.end > target_start and min_cover == 0.0:
             continue  # a cue never modifies a target it overlaps

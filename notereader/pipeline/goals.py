@@ -1,10 +1,17 @@
 """Goal matching: which plan goals a note speaks to, and in which direction.
 
 A clause speaks to a goal when its vector is near the goal's text (rounded
-cosine >= GOAL_THRESHOLD). Its direction comes from cue data
-(``data/goal_cues.yaml``): progress, setback, or a plain mention. A negated
-progress cue ("did not attend") is a setback and a negated setback cue ("has
-not missed") is progress; a planned step ("CM will refer") is a mention.
+cosine >= GOAL_THRESHOLD). Among the CANDIDATES nearest clauses within
+MARGIN of the best, the one chosen is the nearest once a bonus for showing
+movement (1 - p(mentioned)) is added, since a note's mention of a goal that
+moved is what a case worker wants surfaced.
+
+Direction comes from a three-way classifier (progress, setback, mentioned)
+fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
+``data/goal_cues.yaml`` as a second opinion: an explicit cue wins when the
+classifier gives it at least CUE_SUPPORT. A negated progress cue ("did not
+attend") counts as a setback, a negated setback cue ("has not missed") as
+progress, and a planned step ("CM will refer") as a mention.
 """
 
 from __future__ import annotations
@@ -23,7 +30,13 @@ from notereader.paths import PIPELINE_DATA_DIR
 from notereader.version import SCORE_DECIMALS
 
 GOAL_CUES_PATH = PIPELINE_DATA_DIR / "goal_cues.yaml"
-GOAL_THRESHOLD = 0.45
+GOAL_THRESHOLD = 0.2
+CANDIDATES = 3
+MARGIN = 0.1
+MOVEMENT_BONUS = 0.4
+CUE_SUPPORT = 0.2
+DIRECTIONS = ("progress", "setback", "mentioned")
+EXAMPLES_PATH = PIPELINE_DATA_DIR / "goal_direction_examples.yaml"
 NEGATORS = {"not", "n't", "nt", "no", "never", "without", "didnt", "hasnt", "havent", "wasnt"}
 
 
@@ -72,7 +85,35 @@ def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> str:
     return "mentioned"
 
 
-def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray]) -> list[GoalSignal]:
+def load_direction_examples(path: Path = EXAMPLES_PATH) -> tuple[dict[str, tuple[str, ...]], str]:
+    raw = path.read_bytes()
+    data = yaml.safe_load(raw)
+    return {d: tuple(str(x) for x in data[d]) for d in DIRECTIONS}, hashlib.sha256(raw).hexdigest()
+
+
+class DirectionModel:
+    """Multinomial logistic regression over clause vectors: progress/setback/mentioned."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        self.W, self.b = W, b
+
+    @classmethod
+    def fit(cls, examples: dict[str, tuple[str, ...]], vectors: dict[str, np.ndarray]) -> "DirectionModel":
+        from sklearn.linear_model import LogisticRegression
+
+        X = np.array([vectors[t] for d in DIRECTIONS for t in examples[d]])
+        y = np.array([i for i, d in enumerate(DIRECTIONS) for _t in examples[d]])
+        model = LogisticRegression(C=3.0, max_iter=5000).fit(X, y)
+        return cls(model.coef_.astype(np.float64), model.intercept_.astype(np.float64))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        z = X @ self.W.T + self.b
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return np.round(e / e.sum(axis=1, keepdims=True), SCORE_DECIMALS)
+
+
+def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
     clause_tokens = doc._.clause_tokens
@@ -80,6 +121,7 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray]) -> l
     if not goals or not seg.clauses:
         return []
     mat = np.array([vecs[doc.text[c.start:c.end]] for c in seg.clauses], dtype=np.float64)
+    probs = model.predict(mat)
     out: list[GoalSignal] = []
     seen: set[str] = set()
     for goal_id, text in goals:
@@ -87,19 +129,16 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray]) -> l
             continue
         seen.add(goal_id)
         sims = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
-        order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
-        cands = [i for i in order if sims[i] >= GOAL_THRESHOLD]
-        if not cands:
+        order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
+        if sims[order[0]] < GOAL_THRESHOLD:
             continue
-        chosen = None
-        for i in cands:
-            cs, ce, _ss, _se = clause_tokens[i]
-            d = clause_direction(doc, cues, cs, ce)
-            if d != "mentioned":
-                chosen = (i, d)
-                break
-        if chosen is None:
-            chosen = (cands[0], "mentioned")
-        i, d = chosen
-        out.append(GoalSignal(goal_id, d, float(round(float(sims[i]), SCORE_DECIMALS)), (i,)))
+        near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
+        i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2])), SCORE_DECIMALS), -k))
+        p = probs[i]
+        d = DIRECTIONS[int(np.argmax(p))]
+        cs, ce, _ss, _se = clause_tokens[i]
+        cue_d = clause_direction(doc, cues, cs, ce)
+        if cue_d != "mentioned" and p[DIRECTIONS.index(cue_d)] >= CUE_SUPPORT:
+            d = cue_d
+        out.append(GoalSignal(goal_id, d, float(sims[i]), (i,)))
     return out

@@ -23,7 +23,7 @@ from notereader.pipeline.context import ContextRules, assess, find_cues
 from notereader.rubrics.schema import Rubric, RubricSet
 from notereader.version import SCORE_DECIMALS
 
-DEFAULT_THRESHOLDS = {"risk": 0.5, "theme": 0.5}
+DEFAULT_THRESHOLDS = {"risk": 0.8, "theme": 0.5}
 PHRASE_SCORE = 1.0
 CLAUSE_MIN_COVER = 0.4
 
@@ -140,8 +140,8 @@ class RubricIndex:
             if suppressed is None:
                 suppressed = (stop[0], stop[1], text)
         if semantic:
-            ignore = self.statement_ignore[stmt]
-            a = assess(ctx, self.rules, cs, ce, ss, se, min_cover=CLAUSE_MIN_COVER, ignore=ignore)
+            a = assess(ctx, self.rules, cs, ce, ss, se, min_cover=CLAUSE_MIN_COVER,
+                       ignore_literals=self.statement_ignore[stmt])
             stop = a.first(not_when)
             if stop is None and suppressed is None:
                 return UnitHit(rubric.id, ci, sem, "meaning", self.statements[stmt], None, None, None, None)
@@ -163,14 +163,15 @@ def suppressed_by_context(nlp: Language, rules: ContextRules, rubric: Rubric, se
 
 
 def _axes_of_statement(nlp: Language, rules: ContextRules, statement: str) -> frozenset[str]:
-    """Context categories that are part of a look_for statement's own meaning.
+    """Cue literals that are part of a look_for statement's own meaning.
 
-    "The client has not eaten in two days" contains a negation; a clause that
-    matches it must not be suppressed for being negated.
+    "The client has not eaten in two days" contains "not"; a clause matched by
+    meaning to it is not suppressed by its own "not", but "denies" or "never"
+    in the clause still suppress it.
     """
     doc = nlp.make_doc(statement)
     ctx = find_cues(doc, rules)
-    return frozenset(c.rule.category for c in ctx.cues)
+    return frozenset(c.rule.literal.lower() for c in ctx.cues)
 
 
 def _token_to_clause(n_tokens: int, clause_tokens: list[tuple[int, int, int, int]]) -> list[int]:
