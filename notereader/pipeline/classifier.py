@@ -8,7 +8,8 @@ rubric gets a logistic-regression classifier over sentence vectors:
 - negatives: its ``not_like`` statements, its ``no_flag`` examples that the
   context stage would not already suppress (look-alikes, not "denies SI"),
   the positives of every other rubric of the same kind, and, for risks, the
-  routine case-note sentences in ``data/background_sentences.yaml``.
+  routine case-note sentences in ``data/background_sentences.yaml``. (Theme
+  statements are not risk negatives: several of them rightly mention risks.)
 
 Fitting is deterministic (lbfgs on float64, fixed data order), takes about a
 second for the starter library, and is redone whenever the rubrics change,
@@ -30,7 +31,9 @@ from notereader.paths import PIPELINE_DATA_DIR
 from notereader.rubrics.schema import Rubric, RubricSet
 
 BACKGROUND_PATH = PIPELINE_DATA_DIR / "background_sentences.yaml"
-C_REGULARISATION = 1.0
+C_REGULARISATION = 4.0
+# Bump when the training recipe changes: it is part of the compiled-index cache key.
+TRAINING_RECIPE = "lr-C4-balanced-v2"
 
 
 def load_background(path: Path = BACKGROUND_PATH) -> tuple[tuple[str, ...], str]:

@@ -21,7 +21,7 @@ import numpy as np
 import sklearn
 from spacy.language import Language
 
-from notereader.pipeline.classifier import RubricClassifiers, load_background, training_sets
+from notereader.pipeline.classifier import TRAINING_RECIPE, RubricClassifiers, load_background, training_sets
 from notereader.pipeline.context import ContextRules
 from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.goals import DirectionModel, load_direction_examples
@@ -42,7 +42,7 @@ def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embe
     examples, ex_sha = load_direction_examples()
     data_sha = hashlib.sha256(f"{bg_sha} {ex_sha}".encode()).hexdigest()
     key = hashlib.sha256(" ".join([
-        ENGINE_VERSION, embedder.manifest.sha256, ruleset.sha256, rules.sha256, data_sha, sklearn.__version__,
+        ENGINE_VERSION, TRAINING_RECIPE, embedder.manifest.sha256, ruleset.sha256, rules.sha256, data_sha, sklearn.__version__,
     ]).encode()).hexdigest()
     path = cache_dir() / f"index-{key[:32]}.npz"
     ids = [r.id for r in ruleset.rubrics]

@@ -38,6 +38,7 @@ class CueRule:
     category: str
     direction: str
     max_scope: int
+    weak: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class ContextRules:
             for cat in cats:
                 if cat not in CATEGORIES + ("pseudo",):
                     raise ValueError(f"{path}: rule {i} has unknown category {cat!r}")
-                rules_here.append(CueRule(str(r["literal"]), cat, direction, int(r.get("max_scope", default_scope))))
+                rules_here.append(CueRule(str(r["literal"]), cat, direction, int(r.get("max_scope", default_scope)),
+                                          bool(r.get("weak", False))))
             self.rules += rules_here
             self.matcher.add(f"cue{i}", [nlp.make_doc(str(r["literal"]))])
             self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
@@ -110,11 +112,10 @@ class ContextRules:
         op = data["other_person"]
         self.reporting_verbs = {str(v).lower() for v in op["reporting_verbs"]}
         self.client_refs = {str(v).lower() for v in op["client_refs"]}
-        self.her_followers = {str(v).lower() for v in op["her_object_followers"]}
         self.year = Matcher(nlp.vocab)
         self.year.add(
             "year",
-            [[{"LOWER": {"IN": ["in", "during", "back", "around", "from", "until", "til", "till"]}},
+            [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till"]}},
               {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}]],
         )
 
@@ -190,7 +191,7 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         terms.update(range(start, end))
     headers: set[int] = set()
     for i, tok in enumerate(doc):
-        if tok.text == ";" or (tok.text == ":" and i > 0 and doc[i - 1].text.isupper() and len(doc[i - 1].text) > 1):
+        if tok.text == ";" or (tok.text == ":" and any(t.text.isupper() and len(t.text) > 1 for t in doc[max(0, i - 3):i])):
             terms.add(i)
     for cue in cues:  # "History: ..." a cue that heads a section scopes over all of it
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
@@ -227,16 +228,14 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
     if cue.start >= target_start:
         return False
     nxt = cue.end
-    if nxt < len(doc) and doc[nxt].lower_ in rules.reporting_verbs:
-        return False
+    if nxt < len(doc) and (doc[nxt].lower_ in rules.reporting_verbs or doc[nxt].lower_ in ("'s", "’s")):
+        return False  # reported speech ("her sister said ..."), or a modifier ("his uncle's funeral")
     for k in range(cue.end, hi):
         w = doc[k].lower_
         if w in rules.client_refs:
             return False
-        if w == "her":
-            follower = doc[k + 1].lower_ if k + 1 < hi else "."
-            if follower in rules.her_followers:
-                return False
+        if w == "her" and k > target_start:
+            return False  # "her nephew takes her check": the client is back in the clause
     return True
 
 
@@ -268,6 +267,8 @@ def assess(
             continue
         cat = cue.rule.category
         if cat in ignore or cat in result.cues or cue.rule.literal.lower() in ignore_literals:
+            continue
+        if min_cover and cue.rule.weak:
             continue
         if cue.start < target_end and cue.end > target_start and min_cover == 0.0:
             continue  # a cue never modifies a target it overlaps
@@ -305,8 +306,8 @@ def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end
         return None
     if not rules.negative_results(span):
         return None
-    _k, s, e = inst[0]
-    sp = span[s:e]
+    _k, s, e = inst[0]  # spaCy matchers on a Span answer in Doc token indices
+    sp = doc[s:e]
     a, b = ctx.chars(sp.start, sp.end)
     return Cue(sp.start, sp.end, CueRule(sp.text, "screening_negative", "bidirectional", 0), doc_text(ctx, a, b), a, b)
 

@@ -23,8 +23,18 @@ from notereader.pipeline.context import ContextRules, assess, find_cues
 from notereader.rubrics.schema import Rubric, RubricSet
 from notereader.version import SCORE_DECIMALS
 
-DEFAULT_THRESHOLDS = {"risk": 0.8, "theme": 0.5}
+# Used when a rubric sets no threshold of its own. Critical risks trade
+# precision for recall: a missed safeguarding concern costs more than a
+# supervisor's dismissal.
+DEFAULT_THRESHOLDS = {"critical": 0.75, "high": 0.85, "medium": 0.9, "theme": 0.7}
+
+
+def default_threshold(rubric: Rubric) -> float:
+    return DEFAULT_THRESHOLDS[rubric.severity if rubric.kind == "risk" and rubric.severity else "theme"]
 PHRASE_SCORE = 1.0
+# A clause this short ("Linda agreed.") carries too little meaning to raise a
+# rubric on meaning alone; literal phrases still count.
+MIN_MEANING_WORDS = 4
 CLAUSE_MIN_COVER = 0.4
 
 
@@ -57,7 +67,7 @@ class RubricIndex:
         self.rubrics: tuple[Rubric, ...] = ruleset.rubrics
         self.rules = rules
         self.thresholds = np.array(
-            [r.threshold if r.threshold is not None else DEFAULT_THRESHOLDS[r.kind] for r in self.rubrics]
+            [r.threshold if r.threshold is not None else default_threshold(r) for r in self.rubrics]
         )
         lf_rows, lf_owner = [], []
         self.statements: list[str] = []
@@ -103,6 +113,8 @@ class RubricIndex:
         clause_tokens = doc._.clause_tokens
         vecs = doc._.clause_vectors
         clauses = seg.clauses
+        if not clauses:
+            return []
         mat = np.array([vecs[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64).reshape(len(clauses), -1)
         best, best_idx = self.scores(mat)
         # phrase matches per clause
@@ -117,9 +129,10 @@ class RubricIndex:
         hits: list[UnitHit] = []
         for ci, clause in enumerate(clauses):
             cs, ce, ss, se = clause_tokens[ci]
+            long_enough = sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
             for ri, rubric in enumerate(self.rubrics):
                 sem = rnd(best[ci, ri])
-                semantic = sem >= self.thresholds[ri]
+                semantic = long_enough and sem >= self.thresholds[ri]
                 phr = phrase_hits.get((ci, ri), [])
                 if not semantic and not phr:
                     continue

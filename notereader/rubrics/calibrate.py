@@ -23,7 +23,7 @@ import spacy
 from notereader.pipeline.classifier import C_REGULARISATION, load_background, training_sets
 from notereader.pipeline.context import ContextRules
 from notereader.pipeline.embedder import Embedder
-from notereader.pipeline.matcher import DEFAULT_THRESHOLDS, suppressed_by_context
+from notereader.pipeline.matcher import default_threshold, suppressed_by_context
 from notereader.rubrics.schema import Rubric, load_rubrics
 
 CRITICAL_RECALL = 0.95
@@ -81,7 +81,7 @@ def calibrate(directory: Path, write: bool = False, embedder: Embedder | None = 
                 model.fit(X[train], y[train])
             oof[test] = model.predict_proba(X[test])[:, 1]
         proposed, p, rec = _propose(y, np.round(oof, 4), r.severity == "critical")
-        current = r.threshold if r.threshold is not None else DEFAULT_THRESHOLDS[r.kind]
+        current = r.threshold if r.threshold is not None else default_threshold(r)
         lines.append(f"{r.id:24s} {current:8.2f} {proposed:9.2f} {p:10.3f} {rec:7.3f}")
         if write and proposed != current:
             _write_threshold(r, proposed)
