@@ -33,7 +33,7 @@ from notereader.rubrics.schema import Rubric, RubricSet
 BACKGROUND_PATH = PIPELINE_DATA_DIR / "background_sentences.yaml"
 C_REGULARISATION = 4.0
 # Bump when the training recipe changes: it is part of the compiled-index cache key.
-TRAINING_RECIPE = "lr-C4-balanced-v2"
+TRAINING_RECIPE = "lr-C4-balanced-emb+tfidf-w2-v4"
 
 
 def load_background(path: Path = BACKGROUND_PATH) -> tuple[tuple[str, ...], str]:
@@ -67,36 +67,87 @@ def training_sets(ruleset: RubricSet, background: tuple[str, ...],
     return out
 
 
+class Lexicon:
+    """TF-IDF word and word-pair features over the rubric training texts.
+
+    Sentence vectors capture meaning but blur decisive words ("shut-off",
+    "evicted", "overdosed"); these features give the classifier the words
+    too. The vocabulary is sorted, so fitting is deterministic.
+    """
+
+    def __init__(self, vocabulary: list[str], idf: np.ndarray) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vocabulary, self.idf = vocabulary, idf
+        self._vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(vocabulary)}, **LEX_OPTIONS)
+        self._vec.idf_ = idf
+
+    @classmethod
+    def fit(cls, texts: list[str]) -> "Lexicon":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vec = TfidfVectorizer(min_df=2, **LEX_OPTIONS).fit(sorted(set(texts)))
+        vocab = sorted(vec.vocabulary_)
+        idf = np.array([vec.idf_[vec.vocabulary_[t]] for t in vocab], dtype=np.float64)
+        return cls(vocab, idf)
+
+    def transform(self, texts: list[str]):
+        return self._vec.transform(texts) * LEX_WEIGHT
+
+
+LEX_OPTIONS = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "dtype": np.float64}
+LEX_WEIGHT = 2.0
+
+
+def features(texts: list[str], vectors: dict[str, np.ndarray], lexicon: Lexicon):
+    """The classifier's input: [sentence vector, TF-IDF] per text, as a sparse matrix."""
+    from scipy.sparse import csr_matrix, hstack
+
+    emb = csr_matrix(np.array([vectors[t] for t in texts], dtype=np.float64))
+    return hstack([emb, lexicon.transform(texts)]).tocsr()
+
+
+def fit_model(X, y: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C_REGULARISATION, class_weight="balanced", max_iter=5000, solver="lbfgs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    return model
+
+
 class RubricClassifiers:
-    """One linear model per rubric, applied to all clauses at once."""
+    """One linear model per rubric over [sentence vector, TF-IDF], applied to all clauses at once."""
 
     def __init__(self, rubric_ids: list[str], sets: dict[str, TrainingSet], vectors: dict[str, np.ndarray]) -> None:
-        from sklearn.linear_model import LogisticRegression
-
         self.rubric_ids = rubric_ids
+        all_texts = [t for rid in rubric_ids for t in sets[rid].positives + sets[rid].negatives]
+        self.lexicon = Lexicon.fit(all_texts)
         weights, biases = [], []
         for rid in rubric_ids:
             ts = sets[rid]
-            X = np.array([vectors[t] for t in ts.positives + ts.negatives], dtype=np.float64)
+            texts = list(ts.positives + ts.negatives)
+            X = features(texts, vectors, self.lexicon)
             y = np.array([1] * len(ts.positives) + [0] * len(ts.negatives))
-            model = LogisticRegression(C=C_REGULARISATION, class_weight="balanced", max_iter=5000, solver="lbfgs")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.fit(X, y)
+            model = fit_model(X, y)
             weights.append(model.coef_[0].astype(np.float64))
             biases.append(float(model.intercept_[0]))
         self.W = np.array(weights).reshape(len(rubric_ids), -1)
         self.b = np.array(biases)
 
     @classmethod
-    def from_arrays(cls, rubric_ids: list[str], W: np.ndarray, b: np.ndarray) -> "RubricClassifiers":
+    def from_arrays(cls, rubric_ids: list[str], W: np.ndarray, b: np.ndarray,
+                    vocabulary: list[str], idf: np.ndarray) -> "RubricClassifiers":
         self = cls.__new__(cls)
         self.rubric_ids, self.W, self.b = rubric_ids, W, b
+        self.lexicon = Lexicon(vocabulary, idf)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, texts: list[str]) -> np.ndarray:
         """Probabilities, clauses x rubrics (unrounded)."""
         if X.shape[0] == 0:
             return np.zeros((0, len(self.rubric_ids)))
-        z = X @ self.W.T + self.b
-        return 1.0 / (1.0 + np.exp(-z))
+        dim = X.shape[1]
+        z = X @ self.W[:, :dim].T + self.lexicon.transform(texts) @ self.W[:, dim:].T + self.b
+        return 1.0 / (1.0 + np.exp(-np.asarray(z)))

@@ -53,7 +53,8 @@ def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embe
             W, b, lf = data["W"], data["b"], data["lf"]
             if W.shape[0] == len(ids) and lf.shape[0] == len(statements):
                 vectors = dict(zip(statements, lf))
-                index = RubricIndex(nlp, rules, ruleset, vectors, RubricClassifiers.from_arrays(ids, W, b))
+                classifiers = RubricClassifiers.from_arrays(ids, W, b, [str(t) for t in data["vocab"]], data["idf"])
+                index = RubricIndex(nlp, rules, ruleset, vectors, classifiers)
                 return index, DirectionModel(data["dW"], data["db"]), data_sha
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: rebuild below
@@ -70,7 +71,8 @@ def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embe
     direction = DirectionModel.fit(examples, vectors)
     if use_cache:
         _save(path, W=classifiers.W, b=classifiers.b, lf=np.array([vectors[s] for s in statements]),
-              dW=direction.W, db=direction.b)
+              dW=direction.W, db=direction.b, vocab=np.array(classifiers.lexicon.vocabulary, dtype=str),
+              idf=classifiers.lexicon.idf)
     return index, direction, data_sha
 
 

@@ -26,7 +26,7 @@ from notereader.version import SCORE_DECIMALS
 # Used when a rubric sets no threshold of its own. Critical risks trade
 # precision for recall: a missed safeguarding concern costs more than a
 # supervisor's dismissal.
-DEFAULT_THRESHOLDS = {"critical": 0.75, "high": 0.85, "medium": 0.9, "theme": 0.7}
+DEFAULT_THRESHOLDS = {"critical": 0.5, "high": 0.6, "medium": 0.7, "theme": 0.5}
 
 
 def default_threshold(rubric: Rubric) -> float:
@@ -90,13 +90,13 @@ class RubricIndex:
                 self.phrases.add(key, [nlp.make_doc(p) for p in r.phrases])
                 self._phrase_rubric[nlp.vocab.strings[key]] = i
 
-    def scores(self, clause_vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, clause_vecs: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(rounded classifier score, index of the nearest look_for statement) per clause x rubric."""
         n, k = clause_vecs.shape[0], len(self.rubrics)
         best_idx = np.full((n, k), -1, dtype=np.int64)
         if n == 0:
             return np.zeros((0, k)), best_idx
-        probs = np.round(self.classifiers.predict(clause_vecs), SCORE_DECIMALS)
+        probs = np.round(self.classifiers.predict(clause_vecs, texts), SCORE_DECIMALS)
         sims = clause_vecs @ self.lf.T
         best = np.full((n, k), -np.inf)
         for j in range(sims.shape[1]):
@@ -116,7 +116,7 @@ class RubricIndex:
         if not clauses:
             return []
         mat = np.array([vecs[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64).reshape(len(clauses), -1)
-        best, best_idx = self.scores(mat)
+        best, best_idx = self.scores(mat, [doc.text[c.start:c.end] for c in clauses])
         # phrase matches per clause
         phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
         tok_clause = _token_to_clause(len(doc), clause_tokens)

@@ -1,6 +1,7 @@
 """``notereader rubrics calibrate``: propose a threshold per rubric.
 
-For each rubric, its classifier is refitted in 5 folds over its own training
+For each rubric, its classifier (same features and settings as the engine's)
+is refitted in 5 folds over its own training
 data (look_for and flag examples against not_like, look-alike no_flag
 examples, other rubrics and background sentences), so every example gets a
 score from a model that did not see it. The precision-recall curve of those
@@ -14,13 +15,12 @@ threshold goes into the file and the version is bumped (run
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import spacy
 
-from notereader.pipeline.classifier import C_REGULARISATION, load_background, training_sets
+from notereader.pipeline.classifier import Lexicon, features, fit_model, load_background, training_sets
 from notereader.pipeline.context import ContextRules
 from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.matcher import default_threshold, suppressed_by_context
@@ -55,7 +55,6 @@ def _write_threshold(rubric: Rubric, threshold: float) -> None:
 
 
 def calibrate(directory: Path, write: bool = False, embedder: Embedder | None = None) -> list[str]:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     ruleset = load_rubrics(directory)
@@ -67,19 +66,16 @@ def calibrate(directory: Path, write: bool = False, embedder: Embedder | None = 
     for ts in sets.values():
         texts.update(ts.positives + ts.negatives)
     vectors = (embedder or Embedder.load()).encode(texts)
+    lexicon = Lexicon.fit(sorted(texts))
     lines = [f"{'rubric':24s} {'current':>8s} {'proposed':>9s} {'precision':>10s} {'recall':>7s}"]
     for r in ruleset.rubrics:
         ts = sets[r.id]
-        X = np.array([vectors[t] for t in ts.positives + ts.negatives])
+        X = features(list(ts.positives + ts.negatives), vectors, lexicon)
         y = np.array([1] * len(ts.positives) + [0] * len(ts.negatives))
         oof = np.zeros(len(y))
         folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-        for train, test in folds.split(X, y):
-            model = LogisticRegression(C=C_REGULARISATION, class_weight="balanced", max_iter=5000)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.fit(X[train], y[train])
-            oof[test] = model.predict_proba(X[test])[:, 1]
+        for train, test in folds.split(np.zeros(len(y)), y):
+            oof[test] = fit_model(X[train], y[train]).predict_proba(X[test])[:, 1]
         proposed, p, rec = _propose(y, np.round(oof, 4), r.severity == "critical")
         current = r.threshold if r.threshold is not None else default_threshold(r)
         lines.append(f"{r.id:24s} {current:8.2f} {proposed:9.2f} {p:10.3f} {rec:7.3f}")
