@@ -65,6 +65,18 @@ def build_analysis(doc: Doc, ruleset: RubricSet, provenance: dict[str, Any]) -> 
         else:
             themes.append(item)
     risks.sort(key=lambda x: (-SEVERITY_RANK[x["severity"]], -x["score"], x["rubric_id"]))
+    # A theme that a raised risk implies ("safety" when domestic violence is
+    # raised) is discussed by that note, on the risk's own evidence.
+    raised_theme_ids = {t["rubric_id"] for t in themes}
+    for r in ruleset.rubrics:
+        if r.kind != "theme" or r.id in raised_theme_ids:
+            continue
+        sources = [x for x in risks if x["rubric_id"] in r.implied_by]
+        if sources:
+            best = max(sources, key=lambda x: (x["score"], x["rubric_id"]))
+            themes.append({"rubric_id": r.id, "rubric_version": r.version, "title": r.title, "score": best["score"],
+                           "citations": best["citations"], "implied_by": best["rubric_id"]})
+    themes.sort(key=lambda x: x["rubric_id"])
     supp = []
     seen = set()
     for hit in sorted(suppressed, key=lambda h: (h.clause, h.rubric_id)):

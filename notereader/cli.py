@@ -262,10 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except ProblemList as exc:
-        print(f"notereader {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except NotereaderError as exc:
+    except (ProblemList, NotereaderError) as exc:
         print(f"notereader {args.command}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

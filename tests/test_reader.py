@@ -132,3 +132,12 @@ def test_every_citation_verifies_on_arbitrary_text(reader, text):
 ]), min_size=1, max_size=30).map("".join).filter(lambda t: t.strip()))
 def test_citations_verify_on_case_note_shaped_text(reader, text):
     assert_citations_verify(text, reader.analyze(Note("h", text)))
+
+
+def test_a_raised_risk_brings_the_theme_it_implies(reader):
+    a = reader.analyze(Note("dv", "Cl said her boyfriend grabbed her by the throat on Saturday and she has bruises on her neck."))
+    assert "domestic_violence" in {r["rubric_id"] for r in a["risks"]}
+    themes = {t["rubric_id"]: t for t in a["themes"]}
+    assert "safety" in themes
+    implied = reader.ruleset.by_id()["safety"].implied_by
+    assert "domestic_violence" in implied

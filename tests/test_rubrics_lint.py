@@ -135,3 +135,15 @@ def test_huge_file_is_refused_without_parsing(tmp_path):
     write(tmp_path, "huge.yaml", "look_for:\n" + "  - x\n" * 200_000)
     _rs, problems = load_rubric_dir(tmp_path)
     assert "limited to" in problems[0].message
+
+
+def test_implied_by_must_name_a_risk_and_is_for_themes_only(tmp_path):
+    write(tmp_path, "money.yaml", MINIMAL.format(id="money"))
+    theme = (MINIMAL.format(id="budget").replace("kind: risk", "kind: theme").replace("severity: medium\n", "")
+             + "implied_by: [money, no_such_risk]\n")
+    write(tmp_path, "budget.yaml", theme)
+    write(tmp_path, "cash.yaml", MINIMAL.format(id="cash") + "implied_by: [money]\n")
+    _rs, problems = load_rubric_dir(tmp_path)
+    text = "\n".join(map(str, problems))
+    assert "budget.yaml [implied_by[1]]: names 'no_such_risk'" in text
+    assert "cash.yaml:13 [implied_by]: is for themes only" in text

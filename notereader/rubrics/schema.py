@@ -32,7 +32,7 @@ MIN_EXAMPLES = 6
 TOP_KEYS: dict[str, bool] = {
     "id": True, "version": True, "kind": True, "title": True, "severity": False,
     "description": True, "look_for": True, "phrases": False, "not_like": False,
-    "threshold": False, "not_when": False, "examples": True,
+    "threshold": False, "not_when": False, "implied_by": False, "examples": True,
 }
 EXAMPLE_KEYS = {"flag": True, "no_flag": True}
 
@@ -52,6 +52,7 @@ class Rubric:
     not_like: tuple[str, ...]
     threshold: float | None
     not_when: tuple[str, ...]
+    implied_by: tuple[str, ...]
     examples_flag: tuple[str, ...]
     examples_no_flag: tuple[str, ...]
     path: str
@@ -59,13 +60,16 @@ class Rubric:
 
     def content(self) -> dict[str, Any]:
         """Everything but the version, in canonical form: what the hash covers."""
-        return {
+        body = {
             "id": self.id, "kind": self.kind, "title": self.title, "severity": self.severity,
             "description": self.description, "look_for": list(self.look_for),
             "phrases": list(self.phrases), "not_like": list(self.not_like),
             "threshold": self.threshold, "not_when": list(self.not_when),
             "examples": {"flag": list(self.examples_flag), "no_flag": list(self.examples_no_flag)},
         }
+        if self.implied_by:  # only when used, so older rubrics keep their hashes
+            body["implied_by"] = list(self.implied_by)
+        return body
 
     @property
     def sha256(self) -> str:
@@ -223,6 +227,13 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
         for i, w in enumerate(not_when):
             if w not in NOT_WHEN:
                 c.err(nnode, f"not_when[{i}]", f"unknown context {w!r}; allowed: {', '.join(NOT_WHEN)}")
+    implied_by: list[str] = []
+    inode = get("implied_by")
+    if inode is not None:
+        if kind == "risk":
+            c.err(inode, "implied_by", "is for themes only: a theme that a raised risk always implies")
+        else:
+            implied_by = c.string_list(inode, "implied_by")
     flag: list[str] = []
     no_flag: list[str] = []
     enode = get("examples")
@@ -246,6 +257,7 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
         id=rid, version=version, kind=kind, title=title, severity=severity, description=description,
         look_for=tuple(look_for), phrases=tuple(phrases), not_like=tuple(not_like), threshold=threshold,
         not_when=tuple(not_when) if nnode is not None else (NOT_WHEN if kind == "risk" else ()),
+        implied_by=tuple(implied_by),
         examples_flag=tuple(flag), examples_no_flag=tuple(no_flag), path=str(path), text=text,
     ), []
 
@@ -306,6 +318,12 @@ def load_rubric_dir(directory: Path) -> tuple[RubricSet, list[Problem]]:
         seen[rubric.id] = str(path)
         rubrics.append(rubric)
     rubrics.sort(key=lambda r: r.id)
+    risks = {r.id for r in rubrics if r.kind == "risk"}
+    for r in rubrics:
+        for i, rid in enumerate(r.implied_by):
+            if rid not in risks:
+                problems.append(Problem(r.path, None, f"implied_by[{i}]",
+                                        f"names {rid!r}, which is not a risk rubric in {directory}"))
     return RubricSet(tuple(rubrics), str(directory)), problems
 
 
