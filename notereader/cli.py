@@ -19,7 +19,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from notereader.errors import NotereaderError, ProblemList
 
@@ -101,7 +101,7 @@ def _write_atomic(path: str | None, lines: list[str]) -> None:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from notereader.analysis import canonical_json
-    from notereader.notes import Note, read_jsonl
+    from notereader.notes import read_jsonl
     from notereader.reader import Reader
 
     if bool(args.jsonl) == bool(args.note):

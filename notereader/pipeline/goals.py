@@ -63,7 +63,7 @@ def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> str:
     span = doc[cs:ce]
     found: dict[str, int] = {}
     negated_hits: dict[str, int] = {}
-    for key, s, e in sorted(cues.matcher(span), key=lambda m: (m[1], -m[2])):
+    for key, s, _e in sorted(cues.matcher(span), key=lambda m: (m[1], -m[2])):
         name = cues.names[key]
         window = [t.lower_ for t in span[max(0, s - 3):s]]
         if name in ("progress", "setback") and any(w in NEGATORS for w in window):

@@ -127,7 +127,7 @@ class RubricIndex:
             ri = self._phrase_rubric[key]
             phrase_hits.setdefault((ci, ri), []).append((start, end, doc[start:end].text))
         hits: list[UnitHit] = []
-        for ci, clause in enumerate(clauses):
+        for ci in range(len(clauses)):
             cs, ce, ss, se = clause_tokens[ci]
             long_enough = sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
             for ri, rubric in enumerate(self.rubrics):

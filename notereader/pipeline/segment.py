@@ -180,7 +180,8 @@ def _split_runon(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if _words(text[cuts[-1] : m.start()]) >= 6:
             cuts.append(m.end())
     cuts.append(end)
-    return [_strip(text, a, b) for a, b in zip(cuts, cuts[1:]) if _strip(text, a, b)[1] > _strip(text, a, b)[0]]
+    pieces = [_strip(text, a, b) for a, b in zip(cuts, cuts[1:])]
+    return [(a, b) for a, b in pieces if b > a]
 
 
 def _clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

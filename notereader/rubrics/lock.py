@@ -34,7 +34,7 @@ def read_lock(directory: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["rubrics"]
-        for rid, e in entries.items():
+        for e in entries.values():
             int(e["version"]), str(e["sha256"])
         return data, []
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
