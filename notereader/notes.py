@@ -81,14 +81,14 @@ def validate_note(obj: Any, where: str = "<note>", line: int | None = None) -> t
     return Note(note_id, text, tuple(goals)), []
 
 
-def read_jsonl(path: Path) -> list[Note]:
-    """Read and validate a whole JSONL file; raise InputError with every bad line."""
-    problems: list[Problem] = []
-    notes: list[Note] = []
+def _json_lines(path: Path) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """(line number, parsed object) for each non-blank line, and every bad line."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError([Problem(str(path), None, "", f"cannot be read: {exc.strerror}")]) from exc
+        return [], [Problem(str(path), None, "", f"cannot be read: {exc.strerror}")]
+    objects: list[tuple[int, Any]] = []
+    problems: list[Problem] = []
     for lineno, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -98,30 +98,29 @@ def read_jsonl(path: Path) -> list[Note]:
             problems.append(Problem(str(path), lineno, "", f"is not valid UTF-8 (byte {exc.start} of the line)"))
             continue
         try:
-            obj = json.loads(decoded)
+            objects.append((lineno, json.loads(decoded)))
         except json.JSONDecodeError as exc:
             problems.append(Problem(str(path), lineno, "", f"is not valid JSON: {exc.msg} at column {exc.colno}"))
-            continue
+    return objects, problems
+
+
+def read_jsonl(path: Path) -> list[Note]:
+    """Read and validate a whole JSONL file; raise InputError with every bad line."""
+    objects, problems = _json_lines(path)
+    notes: list[Note] = []
+    for lineno, obj in objects:
         note, errs = validate_note(obj, str(path), lineno)
         problems += errs
         if note is not None:
             notes.append(note)
     if problems:
-        raise InputError(problems)
+        raise InputError(sorted(problems, key=lambda p: p.line or 0))
     return notes
 
 
 def iter_json_objects(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) for each non-blank line; raises InputError."""
-    problems = []
-    out = []
-    for lineno, line in enumerate(path.read_bytes().split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((lineno, json.loads(line.decode("utf-8"))))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(Problem(str(path), lineno, "", f"is not a valid UTF-8 JSON line ({exc})"))
+    """(line number, parsed object) for each non-blank line; raises InputError on any bad line."""
+    objects, problems = _json_lines(path)
     if problems:
         raise InputError(problems)
-    yield from out
+    yield from objects
