@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+import numpy as np
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
@@ -86,6 +87,9 @@ class RubricMatcher:
             vectors = self.embedder.encode(texts)
             for doc in batch:
                 doc._.clause_vectors = vectors
+                clauses = doc._.segmentation.clauses
+                doc._.clause_matrix = (np.array([vectors[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64)
+                                       if clauses else np.zeros((0, 0)))
                 doc._.rubric_hits = self.index.match_doc(doc)
                 yield doc
 

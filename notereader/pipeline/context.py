@@ -164,6 +164,7 @@ def _without_space_tokens(doc: Doc) -> tuple[Doc, list[int], list[int]]:
 
 def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     doc, orig_idx, clean_of = _without_space_tokens(original)
+    spans = [(original[i].idx, original[i].idx + len(original[i].text)) for i in orig_idx]
     raw: list[tuple[int, int, CueRule]] = []
     for key, start, end in rules.matcher(doc):
         for rule in rules._rules_of_key[key]:
@@ -182,9 +183,8 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
             taken[t] = (start, end)
         if rule.category == "pseudo":
             continue
-        first, last = original[orig_idx[start]], original[orig_idx[end - 1]]
-        cues.append(Cue(start, end, rule, original.text[first.idx:last.idx + len(last.text)],
-                        first.idx, last.idx + len(last.text)))
+        a, b = spans[start][0], spans[end - 1][1]
+        cues.append(Cue(start, end, rule, original.text[a:b], a, b))
     cues.sort(key=lambda c: (c.start, c.end))
     terms: set[int] = set()
     for _key, start, end in rules.terminators(doc):
@@ -197,7 +197,6 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
             headers.add(cue.start)
             terms.discard(cue.end)
-    spans = [(original[i].idx, original[i].idx + len(original[i].text)) for i in orig_idx]
     return DocContext(doc, cues, terms, clean_of, headers, original.text, spans)
 
 
@@ -248,15 +247,14 @@ def assess(
     sent_end: int,
     *,
     min_cover: float = 0.0,
-    ignore: frozenset[str] = frozenset(),
     ignore_literals: frozenset[str] = frozenset(),
 ) -> Assertion:
     """Context of the token range [target_start, target_end) in its sentence.
 
     With ``min_cover`` > 0 (a whole clause as target) a cue must reach at least
     that fraction of the target's tokens; otherwise one token is enough.
-    ``ignore`` skips whole categories; ``ignore_literals`` skips cues whose
-    literal is part of the meaning being matched ("has not eaten").
+    ``ignore_literals`` skips cues whose literal is part of the meaning being
+    matched ("has not eaten").
     """
     result = Assertion()
     target_start, target_end = ctx.to_clean(target_start, target_end)
@@ -266,7 +264,7 @@ def assess(
         if cue.end <= sent_start or cue.start >= sent_end:
             continue
         cat = cue.rule.category
-        if cat in ignore or cat in result.cues or cue.rule.literal.lower() in ignore_literals:
+        if cat in result.cues or cue.rule.literal.lower() in ignore_literals:
             continue
         if min_cover and cue.rule.weak:
             continue
@@ -283,10 +281,9 @@ def assess(
         if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_end):
             continue
         result.cues[cat] = cue
-    if "screening_negative" not in ignore:
-        scr = screening_in(ctx, rules, sent_start, sent_end, target_start, target_end)
-        if scr is not None:
-            result.cues["screening_negative"] = scr
+    scr = screening_in(ctx, rules, sent_start, sent_end, target_start, target_end)
+    if scr is not None:
+        result.cues["screening_negative"] = scr
     return result
 
 
@@ -309,8 +306,4 @@ def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end
     _k, s, e = inst[0]  # spaCy matchers on a Span answer in Doc token indices
     sp = doc[s:e]
     a, b = ctx.chars(sp.start, sp.end)
-    return Cue(sp.start, sp.end, CueRule(sp.text, "screening_negative", "bidirectional", 0), doc_text(ctx, a, b), a, b)
-
-
-def doc_text(ctx: DocContext, a: int, b: int) -> str:
-    return ctx.source_text[a:b]
+    return Cue(sp.start, sp.end, CueRule(sp.text, "screening_negative", "bidirectional", 0), ctx.source_text[a:b], a, b)

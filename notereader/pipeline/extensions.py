@@ -10,7 +10,8 @@ DOC_EXTENSIONS = (
     "segmentation",    # segment.Segmentation: paragraphs, sentences, clauses (char spans)
     "clause_tokens",   # list[(tok_start, tok_end, sent_tok_start, sent_tok_end)] per clause
     "context",         # context.DocContext: cues and terminators
-    "clause_vectors",  # dict[str, np.ndarray]: clause text -> unit vector
+    "clause_vectors",  # dict[str, np.ndarray]: clause and goal text -> unit vector
+    "clause_matrix",   # np.ndarray: one row per clause, in clause order
     "rubric_hits",     # list[matcher.UnitHit]: per clause and rubric, raised or suppressed
     "goal_hits",       # list[goals.GoalSignal]
 )

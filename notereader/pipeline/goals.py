@@ -117,10 +117,9 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
     clause_tokens = doc._.clause_tokens
-    vecs = doc._.clause_vectors
     if not goals or not seg.clauses:
         return []
-    mat = np.array([vecs[doc.text[c.start:c.end]] for c in seg.clauses], dtype=np.float64)
+    mat = doc._.clause_matrix
     probs = model.predict(mat)
     out: list[GoalSignal] = []
     seen: set[str] = set()

@@ -78,7 +78,7 @@ class RubricIndex:
                 lf_rows.append(vectors[s])
                 lf_owner.append(i)
                 self.statements.append(s)
-                self.statement_ignore.append(_axes_of_statement(tagger_nlp, rules, s))
+                self.statement_ignore.append(_cue_literals_of(tagger_nlp, rules, s))
         dim = len(next(iter(vectors.values()))) if vectors else 384
         self.lf = np.array(lf_rows, dtype=np.float64).reshape(-1, dim)
         self.lf_owner = np.array(lf_owner, dtype=np.int64)
@@ -111,12 +111,10 @@ class RubricIndex:
         seg = doc._.segmentation
         ctx = doc._.context
         clause_tokens = doc._.clause_tokens
-        vecs = doc._.clause_vectors
         clauses = seg.clauses
         if not clauses:
             return []
-        mat = np.array([vecs[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64).reshape(len(clauses), -1)
-        best, best_idx = self.scores(mat, [doc.text[c.start:c.end] for c in clauses])
+        best, best_idx = self.scores(doc._.clause_matrix, [doc.text[c.start:c.end] for c in clauses])
         # phrase matches per clause
         phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
         tok_clause = _token_to_clause(len(doc), clause_tokens)
@@ -175,7 +173,7 @@ def suppressed_by_context(nlp: Language, rules: ContextRules, rubric: Rubric, se
     return a.first(rubric.not_when) is not None
 
 
-def _axes_of_statement(nlp: Language, rules: ContextRules, statement: str) -> frozenset[str]:
+def _cue_literals_of(nlp: Language, rules: ContextRules, statement: str) -> frozenset[str]:
     """Cue literals that are part of a look_for statement's own meaning.
 
     "The client has not eaten in two days" contains "not"; a clause matched by
