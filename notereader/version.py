@@ -4,8 +4,12 @@ Bump ENGINE_VERSION whenever a code change can alter any result for the same
 note, rubrics and model files (segmentation, context logic, scoring, rounding,
 output shape). Changes to the cue data files under ``pipeline/data`` are
 tracked separately by their hash in ``provenance.engine_data_sha256``.
+
+1.0.0  first skeleton (nearest-statement cosine matching).
+1.1.0  per-rubric classifiers over sentence vector + TF-IDF, goal-direction
+       model, weak cues, severity thresholds, implied themes.
 """
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4
