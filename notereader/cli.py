@@ -7,6 +7,8 @@
     notereader eval-context NEGEX.tsv [--json]  score the assertion stage
     notereader demo                             the bundled sample notes
     notereader rubrics lint|test|lock|calibrate [--rubrics DIR]
+    notereader db upgrade | serve | worker | tokens create | audit verify | sweep
+                                                the service (see notereader.service_cli)
 
 Exit codes: 0 ok, 1 a check failed (lint, test), 2 bad input or usage.
 """
@@ -21,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from notereader import service_cli
 from notereader.errors import NotereaderError, ProblemList
 
 
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_rubrics_arg(rp)
         if name == "calibrate":
             rp.add_argument("--write", action="store_true", help="write the proposed thresholds into the rubric files (and bump their versions)")
+    service_cli.add_parsers(sub)
     return parser
 
 
@@ -255,7 +259,7 @@ def cmd_rubrics(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": cmd_analyze, "context": cmd_context, "eval": cmd_eval, "eval-context": cmd_eval_context,
-            "demo": cmd_demo, "rubrics": cmd_rubrics}
+            "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,80 @@
+"""Dependencies shared by the routers: the runtime, a database session, and who is calling.
+
+``Caller`` checks the bearer token and the role a route needs. A missing or
+unknown token is 401, a token of the wrong role 403; both refusals are
+written to the audit log before the error is returned.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Callable, Iterator
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from notereader.api.schemas import KNOWN_TEAMS
+from notereader.service import audit, metrics
+from notereader.service.auth import Principal, authenticate
+from notereader.service.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="an API token from `notereader tokens create`")
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def known_teams(request: Request) -> None:
+    """Let body validation name an unknown team (async: runs in the request's own context)."""
+    KNOWN_TEAMS.set(tuple(request.app.state.runtime.settings.teams))
+
+
+def get_session(rt: RuntimeDep) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    with rt.sessions() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def refuse(rt: Runtime, request: Request, status: int, message: str, principal: Principal | None,
+           target: str | None = None) -> HTTPException:
+    """Audit a refused call (in its own transaction) and build the error to raise."""
+    with rt.sessions() as session, session.begin():
+        audit.append(session, actor=principal.actor if principal else "anonymous",
+                     role=principal.role if principal else None, action=f"{request.method} {request.url.path}",
+                     target=target, outcome=f"refused:{status}", detail={"reason": message})
+    metrics.incr(rt.redis, "requests_refused")
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return HTTPException(status, message, headers=headers)
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    def dependency(request: Request, rt: RuntimeDep,
+                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        if creds is None or not creds.credentials:
+            raise refuse(rt, request, 401, "an API token is required: send `Authorization: Bearer <token>`", None)
+        with rt.sessions() as session:
+            principal = authenticate(session, creds.credentials, rt.settings.token_pepper)
+        if principal is None:
+            raise refuse(rt, request, 401, "the API token is unknown or revoked", None)
+        if principal.role not in roles:
+            raise refuse(rt, request, 403, f"the {principal.role} role may not do this; it needs one of: {', '.join(roles)}",
+                         principal)
+        return principal
+
+    dependency.__name__ = f"require_{'_or_'.join(roles)}"
+    return dependency
+
+
+CaseSystem = Annotated[Principal, Depends(require("case_system"))]
+NoteReader = Annotated[Principal, Depends(require("case_system", "supervisor", "auditor"))]
+Supervisor = Annotated[Principal, Depends(require("supervisor"))]
+Analyst = Annotated[Principal, Depends(require("analyst"))]
+Auditor = Annotated[Principal, Depends(require("auditor"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,45 @@
+"""API tokens, for admins: create (shown once) and revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from notereader.api.deps import Admin, RuntimeDep, SessionDep
+from notereader.api.schemas import TokenCreated, TokenIn
+from notereader.api.visibility import not_found
+from notereader.service import audit
+from notereader.service.auth import create_token
+from notereader.store.models import ApiToken
+from notereader.store.types import utcnow
+
+router = APIRouter(prefix="/v1", tags=["tokens"])
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated)
+def new_token(body: TokenIn, principal: Admin, session: SessionDep, rt: RuntimeDep) -> Any:
+    """Create a token; the response is the only place its value ever appears."""
+    unknown = sorted(set(body.teams) - set(rt.settings.teams))
+    if unknown:
+        return JSONResponse(status_code=422, content={"detail": [{"field": "teams", "message": f"unknown team(s): {', '.join(unknown)}", "type": "unknown_team"}]})
+    try:
+        row, token = create_token(session, role=body.role, name=body.name, teams=body.teams, pepper=rt.settings.token_pepper)
+    except ValueError as exc:
+        return JSONResponse(status_code=422, content={"detail": [{"field": "teams", "message": str(exc), "type": "value_error"}]})
+    audit.append(session, actor=principal.actor, role=principal.role, action="token.create", target=f"token:{row.id}",
+                 detail={"role": row.role, "name": row.name, "teams": row.teams})
+    return TokenCreated(token_id=row.id, name=row.name, role=row.role, teams=row.teams, token=token)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
+def revoke_token(token_id: int, principal: Admin, session: SessionDep) -> Response:
+    """Revoke a token; calls with it get 401 from now on."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        return not_found("token", str(token_id))
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.append(session, actor=principal.actor, role=principal.role, action="token.revoke", target=f"token:{token_id}")
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""The service around the reader: store writes, queue, worker jobs, audit and write-back."""

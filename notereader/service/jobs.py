@@ -1,0 +1,147 @@
+"""RQ job functions. They run inside ``notereader worker``, which loads the pipeline once.
+
+Jobs carry only ids (never note text), so nothing sensitive sits in Redis or
+in the worker's log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from rq import Retry, get_current_job
+
+from notereader.notes import Note
+from notereader.service import metrics
+from notereader.service.queueing import unanalysed_revisions
+from notereader.service.results import record_rubric_versions, write_analysis
+from notereader.service.runtime import Runtime
+from notereader.service.webhooks import deliver
+from notereader.settings import get_settings
+from notereader.store.models import NoteRevision, RescoreJob
+
+log = logging.getLogger("notereader.jobs")
+
+
+@dataclass
+class WorkerContext:
+    """What a worker process loads once: connections, the Reader, the stored rubric versions."""
+
+    runtime: Runtime
+    reader: Any
+    rubric_version_ids: dict[str, int]
+    load_id: str
+    pid: int
+
+    @classmethod
+    def load(cls, runtime: Runtime) -> "WorkerContext":
+        from notereader.reader import Reader
+
+        s = runtime.settings
+        started = time.monotonic()
+        reader = Reader(runtime.ruleset, s.models_dir)
+        ids = record_rubric_versions(runtime.sessions, reader.ruleset)
+        metrics.incr(runtime.redis, "pipeline_loads")
+        ctx = cls(runtime, reader, ids, uuid.uuid4().hex, os.getpid())
+        log.info("pipeline loaded in %.1f s (ruleset %s, model %s)", time.monotonic() - started,
+                 reader.ruleset.sha256[:12], reader.embedder.manifest.sha256[:12])
+        return ctx
+
+
+_context: WorkerContext | None = None
+
+
+def install(ctx: WorkerContext) -> None:
+    global _context
+    _context = ctx
+
+
+def context() -> WorkerContext:
+    """The worker's loaded context; a plain ``rq worker`` loads it on its first job."""
+    global _context
+    if _context is None:
+        from notereader.service.redis_server import resolve_redis_url
+
+        settings = get_settings()
+        _context = WorkerContext.load(Runtime(settings, resolve_redis_url(settings, start=False)))
+    return _context
+
+
+def _final_attempt() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def analyze_revision(revision_id: int) -> dict[str, Any]:
+    ctx = context()
+    rt = ctx.runtime
+    with rt.sessions() as session:
+        rev = session.get(NoteRevision, revision_id)
+        if rev is None:
+            raise LookupError(f"note revision {revision_id} is not in the store")
+        goals = tuple((g["goal_id"], g["text"]) for g in (rev.plan.goals if rev.plan else []))
+        note = Note(rev.note_id, rev.text, goals)
+        source = rev.note.source
+    started = time.perf_counter()
+    try:
+        analysis = ctx.reader.analyze(note)
+    except Exception:
+        metrics.incr(rt.redis, "analysis_failures")
+        raise
+    seconds = time.perf_counter() - started
+    written = write_analysis(rt.sessions, revision_id, analysis, seconds, ctx.rubric_version_ids,
+                             rt.settings.webhooks.get(source))
+    if written.created:
+        metrics.incr(rt.redis, "notes_analysed")
+        metrics.observe_latency(rt.redis, seconds)
+    if written.delivery_id is not None:
+        intervals = rt.settings.webhook_retry_intervals
+        rt.webhook_queue.enqueue("notereader.service.jobs.deliver_webhook", written.delivery_id,
+                                 job_id=f"webhook-{written.delivery_id}",
+                                 retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                                 failure_ttl=365 * 86400, description=f"write-back delivery {written.delivery_id}")
+    return {"analysis_id": written.analysis_id, "created": written.created, "fingerprint": analysis["fingerprint"],
+            "worker_pid": ctx.pid, "load_id": ctx.load_id}
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    ctx = context()
+    rt = ctx.runtime
+    try:
+        status = deliver(rt.sessions, delivery_id, rt.settings.signing_secret, rt.settings.webhook_timeout_seconds,
+                         final_attempt=_final_attempt())
+    except Exception:
+        metrics.incr(rt.redis, "webhook_failures")
+        if _final_attempt():
+            metrics.incr(rt.redis, "webhooks_dead")
+        raise
+    if status == "delivered":
+        metrics.incr(rt.redis, "webhooks_delivered")
+    return status
+
+
+def rescore(rescore_id: str) -> dict[str, Any]:
+    """Queue an analysis, under the worker's ruleset, of every note revision the rescore covers."""
+    ctx = context()
+    rt = ctx.runtime
+    ruleset_sha = ctx.reader.ruleset.sha256
+    model_sha = ctx.reader.embedder.manifest.sha256
+    with rt.sessions() as session, session.begin():
+        job = session.get(RescoreJob, rescore_id)
+        if job is None:
+            raise LookupError(f"rescore {rescore_id} is not in the store")
+        if job.ruleset_sha256 != ruleset_sha:
+            raise RuntimeError(f"rescore {rescore_id} was asked for ruleset {job.ruleset_sha256[:12]}, but this "
+                               f"worker runs {ruleset_sha[:12]}; restart workers with the same rubrics as the API")
+        ids = unanalysed_revisions(session, ruleset_sha, model_sha, since=job.since, limit=10_000_000)
+        job.revision_ids, job.status = ids, "running"
+    queued = sum(rt.enqueue_analysis(rid, ruleset_sha, resubmit_failed=True, meta={"rescore": rescore_id}) for rid in ids)
+    log.info("rescore %s: %d revision(s) to analyse, %d queued", rescore_id, len(ids), queued)
+    return {"revisions": len(ids), "queued": queued}
+
+
+__all__ = ["analyze_revision", "deliver_webhook", "rescore"]

@@ -1,0 +1,82 @@
+"""Putting work on Redis: deterministic job ids, enqueueing, and the sweeper.
+
+A job id is derived from what the job is about, (note revision, ruleset hash)
+for an analysis, so posting the same note twice, or the sweeper finding it
+again, never runs a second copy while the first is waiting or running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, aliased
+
+from notereader.store.models import Analysis, Note, NoteRevision
+
+log = logging.getLogger("notereader.queue")
+
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+JOB_TIMEOUT = 600
+
+
+def analysis_job_id(revision_id: int, ruleset_sha: str) -> str:
+    digest = hashlib.sha256(f"analyze {revision_id} {ruleset_sha}".encode()).hexdigest()[:32]
+    return f"analyze-{revision_id}-{digest}"
+
+
+def _job_state(queue: Queue, job_id: str) -> str | None:
+    try:
+        return Job.fetch(job_id, connection=queue.connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+
+
+def enqueue_analysis(queue: Queue, revision_id: int, ruleset_sha: str, retry_intervals: list[int],
+                     *, resubmit_failed: bool = False, meta: dict | None = None, timeout: int = JOB_TIMEOUT) -> bool:
+    """Queue the analysis of one revision; False when that very job is already waiting or running.
+
+    A job that gave up stays in RQ's failed registry for people to see; it is
+    queued again only when ``resubmit_failed`` (a rescore asks for it).
+    """
+    job_id = analysis_job_id(revision_id, ruleset_sha)
+    state = _job_state(queue, job_id)
+    if state in LIVE or (state == JobStatus.FAILED and not resubmit_failed):
+        return False
+    queue.enqueue("notereader.service.jobs.analyze_revision", revision_id, job_id=job_id,
+                  retry=Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None,
+                  job_timeout=timeout, result_ttl=86400, failure_ttl=365 * 86400,
+                  description=f"analyse note revision {revision_id}", meta=meta or {})
+    return True
+
+
+def unanalysed_revisions(session: Session, ruleset_sha: str, model_sha: str,
+                         since: datetime | None = None, limit: int = 10000) -> list[int]:
+    """Latest revisions of notes that have no analysis under this ruleset and model."""
+    newer = aliased(NoteRevision)
+    has_newer = select(newer.id).where(newer.note_id == NoteRevision.note_id, newer.revision > NoteRevision.revision).exists()
+    latest = (select(NoteRevision.id).join(Note, Note.note_id == NoteRevision.note_id)
+              .outerjoin(Analysis, and_(Analysis.revision_id == NoteRevision.id, Analysis.ruleset_sha256 == ruleset_sha,
+                                        Analysis.model_sha256 == model_sha))
+              .where(Analysis.id.is_(None), ~has_newer)
+              .order_by(NoteRevision.id).limit(limit))
+    if since is not None:
+        latest = latest.where(Note.written_at >= since)
+    return list(session.scalars(latest))
+
+
+def sweep(session: Session, queue: Queue, ruleset_sha: str, model_sha: str, retry_intervals: list[int],
+          timeout: int = JOB_TIMEOUT) -> int:
+    """Enqueue every latest revision without an analysis (after Redis lost its data, say)."""
+    n = 0
+    for rid in unanalysed_revisions(session, ruleset_sha, model_sha):
+        if enqueue_analysis(queue, rid, ruleset_sha, retry_intervals, timeout=timeout):
+            n += 1
+    if n:
+        log.info("sweeper queued %d note revision(s) that had no analysis", n)
+    return n

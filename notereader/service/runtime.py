@@ -1,0 +1,74 @@
+"""Runtime: the connections one process of the service needs, built from Settings.
+
+The API and the worker each build one ``Runtime`` at start: the database
+engine and session factory, the Redis connection and the RQ queues, and the
+active rubric set and model manifest (read from files, cheap; only the worker
+loads the model itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from notereader.paths import models_dir, rubrics_dir
+from notereader.pipeline.embedder import DEFAULT_MODEL, ModelManifest
+from notereader.rubrics.schema import RubricSet, load_rubrics
+from notereader.settings import Settings
+from notereader.store.db import make_engine, make_sessionmaker
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis_url: str
+    engine: Engine = field(init=False)
+    sessions: sessionmaker[Session] = field(init=False)
+    app_state: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+
+    @cached_property
+    def redis(self) -> Redis:
+        return Redis.from_url(self.redis_url, socket_connect_timeout=5, socket_timeout=30)
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(self.settings.queue_name, connection=self.redis)
+
+    @cached_property
+    def webhook_queue(self) -> Queue:
+        return Queue(self.settings.webhook_queue_name, connection=self.redis)
+
+    @cached_property
+    def ruleset(self) -> RubricSet:
+        return load_rubrics(rubrics_dir(self.settings.rubrics_dir))
+
+    @cached_property
+    def model_manifest(self) -> ModelManifest:
+        return ModelManifest.read(DEFAULT_MODEL, models_dir(self.settings.models_dir))
+
+    def enqueue_analysis(self, revision_id: int, ruleset_sha: str, **kw: Any) -> bool:
+        from notereader.service.queueing import enqueue_analysis
+
+        return enqueue_analysis(self.queue, revision_id, ruleset_sha, self.settings.analysis_retry_intervals,
+                                timeout=self.settings.analysis_job_timeout_seconds, **kw)
+
+    def sweep(self, session: Session, ruleset_sha: str, model_sha: str) -> int:
+        from notereader.service.queueing import sweep
+
+        return sweep(session, self.queue, ruleset_sha, model_sha, self.settings.analysis_retry_intervals,
+                     timeout=self.settings.analysis_job_timeout_seconds)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()

@@ -1,0 +1,88 @@
+"""The service's settings: one pydantic-settings object, read from NOTEREADER_* variables.
+
+With nothing configured the service runs for development: a SQLite file in
+the working directory, a private redis-server child process, and well-known
+development secrets. Outside development (``NOTEREADER_ENVIRONMENT`` is
+``production`` or ``staging``) the settings refuse those development secrets,
+because a default signing secret lets anyone forge write-backs and an empty
+token pepper makes a stolen database's token hashes cheap to reverse.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SIGNING_SECRET = "development-signing-secret-change-me"
+DEV_TOKEN_PEPPER = "development-token-pepper"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTEREADER_", extra="ignore")
+
+    environment: Literal["development", "test", "staging", "production"] = "development"
+    database_url: str = Field("sqlite:///./notereader.db", description="SQLAlchemy URL; SQLite file by default, PostgreSQL in production")
+    redis_url: str | None = Field(None, description="Redis URL; unset in development starts a private redis-server child process")
+    signing_secret: str = Field(DEV_SIGNING_SECRET, description="HMAC key for the X-Notereader-Signature of write-backs")
+    token_pepper: str = Field(DEV_TOKEN_PEPPER, description="secret mixed into every API token hash")
+    teams: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["housing", "family", "reentry", "recovery", "adult-protective"],
+        description="the teams notes may belong to (comma-separated or a JSON list)")
+    webhooks: dict[str, str] = Field(default_factory=dict,
+                                     description="case system name -> write-back URL, as JSON")
+    webhook_retry_intervals: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [10, 30, 90, 270, 810],
+        description="seconds between write-back attempts (exponential backoff); its length is the number of retries")
+    webhook_timeout_seconds: float = 10.0
+    analysis_retry_intervals: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 30, 120])
+    analysis_job_timeout_seconds: int = Field(600, gt=0, description="an analysis job running longer is stopped and retried")
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")
+    queue_name: str = "notereader"
+    webhook_queue_name: str = "notereader-webhooks"
+    sweep_interval_seconds: int = Field(300, gt=0, description="how often a worker re-enqueues unanalysed note revisions")
+    rubrics_dir: str | None = None
+    models_dir: str | None = None
+
+    @field_validator("teams", mode="before")
+    @classmethod
+    def _split_teams(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = json.loads(v) if v.strip().startswith("[") else [t.strip() for t in v.split(",") if t.strip()]
+        return v
+
+    @field_validator("webhook_retry_intervals", "analysis_retry_intervals", mode="before")
+    @classmethod
+    def _split_ints(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = json.loads(v) if v.strip().startswith("[") else [int(t) for t in v.split(",") if t.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> "Settings":
+        if self.environment in ("development", "test"):
+            return self
+        problems = []
+        if self.signing_secret == DEV_SIGNING_SECRET or len(self.signing_secret) < 16:
+            problems.append("NOTEREADER_SIGNING_SECRET is the development default or shorter than 16 characters; "
+                            "anyone could forge write-backs. Set a long random secret.")
+        if not self.token_pepper or self.token_pepper == DEV_TOKEN_PEPPER:
+            problems.append("NOTEREADER_TOKEN_PEPPER is empty or the development default; token hashes would be "
+                            "cheap to reverse from a copied database. Set a long random pepper.")
+        if self.redis_url is None:
+            problems.append("NOTEREADER_REDIS_URL is unset; outside development the service does not start its own Redis.")
+        if problems:
+            raise ValueError(f"unsafe settings for environment {self.environment!r}: " + " ".join(problems))
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in ("development", "test")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
