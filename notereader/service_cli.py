@@ -108,6 +108,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(s.database_url)
     private = worker = None
     redis_url = s.redis_url
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
+    # the children below (private redis-server, worker) are always stopped with us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if redis_url is None:
             private = PrivateRedis()

@@ -36,7 +36,9 @@ def run_worker(runtime: Runtime, *, burst: bool = False, name: str | None = None
     ctx = jobs.WorkerContext.load(runtime)
     jobs.install(ctx)
     s = runtime.settings
+    # An idle RQ worker blocks on Redis for (worker_ttl - 15) s between maintenance
+    # passes, so worker_ttl is what makes the sweep (and abandoned-job recovery) periodic.
     worker = NotereaderWorker([runtime.queue, runtime.webhook_queue], connection=runtime.redis, name=name,
-                              maintenance_interval=s.sweep_interval_seconds)
+                              maintenance_interval=s.sweep_interval_seconds, worker_ttl=s.sweep_interval_seconds + 15)
     worker.notereader = ctx
     return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")

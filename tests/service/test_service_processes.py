@@ -1,0 +1,144 @@
+"""Whole processes: `notereader serve` on built-in defaults, the sweeper, and a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from rq.job import Job
+from sqlalchemy import func, select
+from svc_helpers import wait_for
+
+from notereader.service.ingest import store_note
+from notereader.service.queueing import analysis_job_id, enqueue_analysis
+from notereader.store.models import Analysis
+from notereader.store.types import utcnow
+
+pytestmark = pytest.mark.service
+
+CANARY = "zebracanary7731 purple lighthouse"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEREADER_")}
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "notereader", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_serve_on_defaults_starts_redis_and_a_worker_and_never_logs_note_text(tmp_path: Path):
+    env = _clean_env()
+    assert _run(["db", "upgrade"], tmp_path, env).returncode == 0
+    assert (tmp_path / "notereader.db").exists()  # SQLite in the working directory by default
+    token = _run(["tokens", "create", "--role", "case_system", "--name", "cms"], tmp_path, env).stdout.strip().splitlines()[-1]
+    auditor = _run(["tokens", "create", "--role", "auditor"], tmp_path, env).stdout.strip().splitlines()[-1]
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)], cwd=tmp_path,
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        def up():
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(up, 60, 0.3, "the API to be ready")
+        assert "/v1/notes" in httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert httpx.get(f"{base}/docs").status_code == 200
+        text = (f"Phone call with the client. She mentioned {CANARY} twice.\n\n"
+                "She said she has been thinking about ending her life and has a plan.")
+        note = {"note_id": "canary-1", "client_id": "c-canary", "team": "recovery",
+                "written_at": "2026-11-21T12:00:00+01:00", "text": text}
+        assert httpx.post(f"{base}/v1/notes", json=note, headers=auth).status_code == 202
+        # a rejected body that contains the canary is not logged either
+        assert httpx.post(f"{base}/v1/notes", json=note | {"team": "nope"}, headers=auth).status_code == 422
+
+        def analysed():
+            r = httpx.get(f"{base}/v1/notes/canary-1/analysis", headers=auth)
+            return r if r.status_code == 200 else None
+        analysis = wait_for(analysed, 240, 1, "the worker beside the API to analyse the note").json()
+        assert analysis["risks"]
+        assert CANARY in httpx.get(f"{base}/v1/notes/canary-1", headers=auth).json()["text"]
+        finding = 1
+        assert httpx.get(f"{base}/v1/findings/{finding}/trace", headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
+        assert "notereader_notes_analysed_total 1.0" in httpx.get(f"{base}/metrics").text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    logged = log_path.read_text(errors="replace")
+    assert "started a private redis-server" in logged and "pipeline loaded" in logged
+    for word in CANARY.split():
+        assert word not in logged, f"note text reached the log: {word}"
+    # the children (redis-server, worker) went with the server
+    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []
+
+
+def test_serve_without_redis_says_how_to_get_one(tmp_path: Path):
+    env = _clean_env(PATH=str(tmp_path))  # no redis-server on this PATH
+    proc = _run(["serve", "--port", str(_free_port())], tmp_path, env)
+    assert proc.returncode == 2
+    assert "redis-server is not on PATH" in proc.stderr and "apt-get install redis-server" in proc.stderr
+    assert "NOTEREADER_REDIS_URL" in proc.stderr
+
+
+def test_the_sweeper_queues_notes_whose_jobs_were_lost(service):
+    """A revision committed with no job in Redis (Redis lost its data) is found and analysed."""
+    with service.runtime.sessions() as s, s.begin():
+        stored = store_note(s, {"note_id": f"swept-{service.backend}", "client_id": "c-swept", "team": "housing",
+                                "written_at": utcnow(), "text": "Client called to reschedule her appointment."}, "acme")
+        rid = stored.revision.id
+    wait_for(lambda: service.client.get(f"/v1/notes/swept-{service.backend}/analysis",
+                                        headers=service.headers("acme")).status_code == 200, 60, 0.5, "the sweeper")
+    with service.runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_loses_nothing_and_nothing_is_written_twice(service):
+    sentences = [f"On visit {i} the client described the rent arrears, the landlord's letters and the repairs "
+                 f"that are still outstanding in the kitchen." for i in range(160)]
+    text = " ".join(sentences)
+    note_id = f"killed-{service.backend}"
+    with service.runtime.sessions() as s, s.begin():
+        rid = store_note(s, {"note_id": note_id, "client_id": "c-killed", "team": "housing", "written_at": utcnow(),
+                             "text": text}, "acme").revision.id
+    # a short job timeout, so RQ notices the abandoned job within a minute and a half
+    job_id = analysis_job_id(rid, service.runtime.ruleset.sha256)
+    enqueue_analysis(service.runtime.queue, rid, service.runtime.ruleset.sha256, [1], timeout=20)
+    job = Job.fetch(job_id, connection=service.runtime.redis)
+    wait_for(lambda: job.get_status() == "started", 60, 0.02, "the worker to start the job")
+    service.worker.send_signal(signal.SIGKILL)
+    service.worker.wait(10)
+    with service.runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 0
+    service.worker = service.start_worker(f"w-{service.backend}-2")
+    wait_for(lambda: service.client.get(f"/v1/notes/{note_id}/analysis", headers=service.headers("acme")).status_code == 200,
+             240, 1, "the abandoned job to be retried")
+    with service.runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 1
+    time.sleep(3)
+    assert Job.fetch(job_id, connection=service.runtime.redis).get_status() == "finished"
