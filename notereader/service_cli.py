@@ -5,7 +5,7 @@
     notereader worker [--burst]                an RQ worker with the pipeline loaded once
     notereader tokens create --role R [--team T] [--name N]
     notereader audit verify                    check the audit log's hash chain
-    notereader sweep                           queue every note revision that has no analysis
+    notereader sweep                           queue every note revision that has no analysis at all
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def add_parsers(sub: Any) -> None:
     asub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     asub.add_parser("verify", help="recompute the hash chain; exit 1 if any record was edited or deleted")
 
-    sub.add_parser("sweep", help="queue every latest note revision that has no analysis under the active rubrics")
+    sub.add_parser("sweep", help="queue every latest note revision that has no analysis (after Redis lost its data, say)")
 
 
 def _settings() -> Any:
@@ -192,7 +192,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     s = _settings()
     rt = _runtime(s, resolve_redis_url(s, start=False))
     with rt.sessions() as session:
-        n = rt.sweep(session, rt.ruleset.sha256, rt.model_manifest.sha256)
+        n = rt.sweep(session, rt.ruleset.sha256)
     print(f"queued {n} note revision(s)")
     return 0
 

@@ -6,6 +6,7 @@ in the worker's log lines.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rq import Retry, get_current_job
+from sqlalchemy import select
 
 from notereader.notes import Note
 from notereader.service import metrics
@@ -22,7 +24,7 @@ from notereader.service.results import record_rubric_versions, write_analysis
 from notereader.service.runtime import Runtime
 from notereader.service.webhooks import deliver
 from notereader.settings import get_settings
-from notereader.store.models import NoteRevision, RescoreJob
+from notereader.store.models import Analysis, NoteRevision, RescoreJob
 
 log = logging.getLogger("notereader.jobs")
 
@@ -124,6 +126,21 @@ def deliver_webhook(delivery_id: int) -> str:
     return status
 
 
+def changed_for(session: Any, revision_ids: list[int], rubric_ids: list[str], ruleset: Any) -> list[int]:
+    """The revisions whose newest analysis used another version of one of ``rubric_ids`` (or has none)."""
+    current = {r.id: r.sha256 for r in ruleset.rubrics}
+    keep = []
+    for rid in revision_ids:
+        body = session.scalar(select(Analysis.body).where(Analysis.revision_id == rid).order_by(Analysis.id.desc()).limit(1))
+        if body is None:
+            keep.append(rid)
+            continue
+        used = json.loads(body)["provenance"]["ruleset"]["rubrics"]
+        if any(used.get(r, {}).get("sha256") != current.get(r) for r in rubric_ids):
+            keep.append(rid)
+    return keep
+
+
 def rescore(rescore_id: str) -> dict[str, Any]:
     """Queue an analysis, under the worker's ruleset, of every note revision the rescore covers."""
     ctx = context()
@@ -138,6 +155,8 @@ def rescore(rescore_id: str) -> dict[str, Any]:
             raise RuntimeError(f"rescore {rescore_id} was asked for ruleset {job.ruleset_sha256[:12]}, but this "
                                f"worker runs {ruleset_sha[:12]}; restart workers with the same rubrics as the API")
         ids = unanalysed_revisions(session, ruleset_sha, model_sha, since=job.since, limit=10_000_000)
+        if job.rubric_ids:
+            ids = changed_for(session, ids, job.rubric_ids, ctx.reader.ruleset)
         job.revision_ids, job.status = ids, "running"
     queued = sum(rt.enqueue_analysis(rid, ruleset_sha, resubmit_failed=True, meta={"rescore": rescore_id}) for rid in ids)
     log.info("rescore %s: %d revision(s) to analyse, %d queued", rescore_id, len(ids), queued)

@@ -55,14 +55,20 @@ def enqueue_analysis(queue: Queue, revision_id: int, ruleset_sha: str, retry_int
     return True
 
 
-def unanalysed_revisions(session: Session, ruleset_sha: str, model_sha: str,
+def unanalysed_revisions(session: Session, ruleset_sha: str | None, model_sha: str | None,
                          since: datetime | None = None, limit: int = 10000) -> list[int]:
-    """Latest revisions of notes that have no analysis under this ruleset and model."""
+    """Latest revisions of notes without an analysis under this ruleset and model.
+
+    With ``ruleset_sha=None``: latest revisions without any analysis at all
+    (what the sweeper looks for; moving to new rubrics is a rescore's job).
+    """
     newer = aliased(NoteRevision)
     has_newer = select(newer.id).where(newer.note_id == NoteRevision.note_id, newer.revision > NoteRevision.revision).exists()
+    joined = Analysis.revision_id == NoteRevision.id
+    if ruleset_sha is not None:
+        joined = and_(joined, Analysis.ruleset_sha256 == ruleset_sha, Analysis.model_sha256 == model_sha)
     latest = (select(NoteRevision.id).join(Note, Note.note_id == NoteRevision.note_id)
-              .outerjoin(Analysis, and_(Analysis.revision_id == NoteRevision.id, Analysis.ruleset_sha256 == ruleset_sha,
-                                        Analysis.model_sha256 == model_sha))
+              .outerjoin(Analysis, joined)
               .where(Analysis.id.is_(None), ~has_newer)
               .order_by(NoteRevision.id).limit(limit))
     if since is not None:
@@ -70,11 +76,11 @@ def unanalysed_revisions(session: Session, ruleset_sha: str, model_sha: str,
     return list(session.scalars(latest))
 
 
-def sweep(session: Session, queue: Queue, ruleset_sha: str, model_sha: str, retry_intervals: list[int],
+def sweep(session: Session, queue: Queue, ruleset_sha: str, retry_intervals: list[int],
           timeout: int = JOB_TIMEOUT) -> int:
-    """Enqueue every latest revision without an analysis (after Redis lost its data, say)."""
+    """Enqueue every latest revision that has no analysis at all (after Redis lost its data, say)."""
     n = 0
-    for rid in unanalysed_revisions(session, ruleset_sha, model_sha):
+    for rid in unanalysed_revisions(session, None, None):
         if enqueue_analysis(queue, rid, ruleset_sha, retry_intervals, timeout=timeout):
             n += 1
     if n:

@@ -62,10 +62,10 @@ class Runtime:
         return enqueue_analysis(self.queue, revision_id, ruleset_sha, self.settings.analysis_retry_intervals,
                                 timeout=self.settings.analysis_job_timeout_seconds, **kw)
 
-    def sweep(self, session: Session, ruleset_sha: str, model_sha: str) -> int:
+    def sweep(self, session: Session, ruleset_sha: str) -> int:
         from notereader.service.queueing import sweep
 
-        return sweep(session, self.queue, ruleset_sha, model_sha, self.settings.analysis_retry_intervals,
+        return sweep(session, self.queue, ruleset_sha, self.settings.analysis_retry_intervals,
                      timeout=self.settings.analysis_job_timeout_seconds)
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ class NotereaderWorker(SimpleWorker):
         ctx = self.notereader
         try:
             with ctx.runtime.sessions() as session:
-                ctx.runtime.sweep(session, ctx.reader.ruleset.sha256, ctx.reader.embedder.manifest.sha256)
+                ctx.runtime.sweep(session, ctx.reader.ruleset.sha256)
         except Exception:  # the sweep is best effort; the next pass tries again
             log.exception("sweep failed")
 

@@ -142,3 +142,65 @@ def test_a_worker_killed_mid_job_loses_nothing_and_nothing_is_written_twice(serv
         assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 1
     time.sleep(3)
     assert Job.fetch(job_id, connection=service.runtime.redis).get_status() == "finished"
+
+
+@pytest.mark.slow
+def test_rescore_with_a_new_rubric_version_keeps_old_analyses_and_serves_the_newest(service, tmp_path: Path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from notereader.api.app import create_app
+    from notereader.service.runtime import Runtime
+    from notereader.settings import Settings
+    from svc_helpers import pipeline_loads
+
+    text = "Drove the client to the clinic; she still has no bus pass and relies on rides from neighbours."
+    ids = [service.post_note(text=text, written_at="2030-01-0%dT10:00:00Z" % (i + 1))[1]["note_id"] for i in range(2)]
+    before = {nid: service.analysis(nid).json() for nid in ids}
+    # The analyst edits a rubric: a new version, a new ruleset.
+    new_rubrics = tmp_path / "rubrics"
+    shutil.copytree(Path(service.runtime.ruleset.directory), new_rubrics)
+    path = new_rubrics / "transportation.yaml"
+    path.write_text(path.read_text().replace("version: 1", "version: 2", 1)
+                    .replace("  - bus pass\n", "  - bus pass\n  - rides from neighbours\n", 1))
+    assert subprocess.run([sys.executable, "-m", "notereader", "rubrics", "lock", "--rubrics", str(new_rubrics)],
+                          capture_output=True).returncode == 0
+    # Workers and API are restarted on the new rubrics.
+    service.worker.terminate()
+    service.worker.wait(60)
+    values = {**service.settings_values, "rubrics_dir": str(new_rubrics)}
+    runtime = Runtime(Settings(**values), service.runtime.redis_url)
+    client = TestClient(create_app(runtime))
+    loads = pipeline_loads(service)
+    log = open(service.log_dir / "worker-new-rubrics.log", "ab")
+    worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"new-{service.backend}"],
+                              env=service.env(rubrics_dir=str(new_rubrics)), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: pipeline_loads(service) > loads, 600, 1, "the worker to compile the new rubrics")
+        analyst = service.headers("analyst")
+        r = client.post("/v1/rescore", json={"since": "2029-12-31T00:00:00Z"}, headers=analyst)
+        assert r.status_code == 202 and r.json()["ruleset_sha256"] == runtime.ruleset.sha256
+        status = wait_for(lambda: (s := client.get(r.json()["status_url"], headers=analyst).json())["status"]
+                          in ("finished", "failed") and s, 180, 1, "the rescore")
+        assert status == status | {"status": "finished", "total": 2, "done": 2}
+        for nid in ids:
+            after = client.get(f"/v1/notes/{nid}/analysis", headers=service.headers("acme")).json()
+            assert after["provenance"]["ruleset"]["sha256"] == runtime.ruleset.sha256
+            assert after["provenance"]["ruleset"]["rubrics"]["transportation"]["version"] == 2
+            assert before[nid]["provenance"]["ruleset"]["sha256"] != runtime.ruleset.sha256
+            with runtime.sessions() as s:
+                from notereader.store.models import NoteRevision
+                n = s.scalar(select(func.count()).select_from(Analysis).join(NoteRevision).where(NoteRevision.note_id == nid))
+            assert n == 2  # the old analysis is kept
+        again = client.post("/v1/rescore", json={"rubric_ids": ["transportation"], "since": "2029-12-31T00:00:00Z"},
+                            headers=analyst).json()
+        done = wait_for(lambda: (s := client.get(again["status_url"], headers=analyst).json())["status"] == "finished" and s,
+                        60, 1, "the second rescore")
+        assert done["total"] == 0  # nothing left on the old version
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        client.close()
+        runtime.close()
+        service.worker = service.start_worker(f"w-{service.backend}-3")
