@@ -5,7 +5,7 @@
     notereader context --jsonl IN.jsonl         the assertion stage on its own
     notereader eval CORPUS.jsonl [--json]       score against TAXONOMY gold
     notereader eval-context NEGEX.tsv [--json]  score the assertion stage
-    notereader demo                             the bundled sample notes
+    notereader demo                             the bundled sample notes, stored and analysed
     notereader rubrics lint|test|lock|calibrate [--rubrics DIR]
     notereader db upgrade | serve | worker | tokens create | audit verify | sweep
                                                 the service (see notereader.service_cli)
@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="NEGEX.tsv")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("demo", help="analyse the bundled sample notes and print what was found")
+    p = sub.add_parser("demo", help="store and analyse the bundled sample notes (SQLite by default), print findings and the risk queue",
+                       description="Store the bundled sample notes in the database at NOTEREADER_DATABASE_URL "
+                                   "(default ./notereader.db), analyse them, and print what was found and the risk queue.")
     _add_rubrics_arg(p)
 
     p = sub.add_parser("rubrics", help="lint, test, lock and calibrate rubric files")
@@ -208,17 +210,26 @@ def cmd_eval_context(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from notereader.notes import read_jsonl
+    import json as _json
+
     from notereader.paths import SAMPLE_NOTES
     from notereader.reader import Reader
     from notereader.report import render_summary
+    from notereader.service.demo import risk_queue_lines, run_demo
+    from notereader.service_cli import load_settings
 
-    notes = read_jsonl(SAMPLE_NOTES)
+    settings = load_settings()
+    records = [_json.loads(line) for line in SAMPLE_NOTES.read_text(encoding="utf-8").splitlines() if line.strip()]
     reader = Reader(args.rubrics)
-    print(f"notereader demo: {len(notes)} bundled sample notes, {len(reader.ruleset.rubrics)} rubrics "
-          f"(ruleset {reader.ruleset.sha256[:12]}), model {reader.embedder.manifest.name}\n")
-    for note, analysis in zip(notes, reader.analyze_many(notes)):
-        print(render_summary(note.text, analysis))
+    print(f"notereader demo: {len(records)} bundled sample notes, {len(reader.ruleset.rubrics)} rubrics "
+          f"(ruleset {reader.ruleset.sha256[:12]}), model {reader.embedder.manifest.name}, "
+          f"store {settings.database_url}\n")
+    for rec, analysis in run_demo(records, reader, settings):
+        print(render_summary(rec["text"], analysis))
+    print("Risk queue (open flags, most severe first, newest note first):")
+    for line in risk_queue_lines(settings, [r["note_id"] for r in records], {r.id: r.title for r in reader.ruleset.rubrics}):
+        print(line)
+    print("\nBrowse the same store through the API: `notereader serve`, then http://127.0.0.1:8000/docs")
     return 0
 
 

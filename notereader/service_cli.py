@@ -56,7 +56,7 @@ def add_parsers(sub: Any) -> None:
     sub.add_parser("sweep", help="queue every latest note revision that has no analysis (after Redis lost its data, say)")
 
 
-def _settings() -> Any:
+def load_settings() -> Any:
     from pydantic import ValidationError
 
     from notereader.settings import Settings
@@ -77,7 +77,7 @@ def _logging() -> None:
 def cmd_db(args: argparse.Namespace) -> int:
     from notereader.store.db import current_revision, make_engine, upgrade
 
-    s = _settings()
+    s = load_settings()
     if args.db_command == "upgrade":
         upgrade(s.database_url)
     rev = current_revision(make_engine(s.database_url))
@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from notereader.store.db import upgrade
 
     _logging()
-    s = _settings()
+    s = load_settings()
     log = logging.getLogger("notereader.serve")
     if s.is_development and s.database_url.startswith("sqlite"):
         upgrade(s.database_url)
@@ -139,7 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from notereader.service.worker import run_worker
 
     _logging()
-    s = _settings()
+    s = load_settings()
     rt = _runtime(s, resolve_redis_url(s, start=False))
     run_worker(rt, burst=args.burst, name=args.name)
     return 0
@@ -150,7 +150,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     from notereader.service.auth import create_token
     from notereader.store.db import check_schema, make_engine, make_sessionmaker
 
-    s = _settings()
+    s = load_settings()
     unknown = sorted(set(args.team) - set(s.teams))
     if unknown:
         raise NotereaderError(f"--team {', '.join(unknown)}: not a known team ({', '.join(s.teams)})",
@@ -175,7 +175,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from notereader.service import audit
     from notereader.store.db import check_schema, make_engine, make_sessionmaker
 
-    s = _settings()
+    s = load_settings()
     engine = make_engine(s.database_url)
     check_schema(engine)
     with make_sessionmaker(engine)() as session:
@@ -189,7 +189,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from notereader.service.redis_server import resolve_redis_url
 
-    s = _settings()
+    s = load_settings()
     rt = _runtime(s, resolve_redis_url(s, start=False))
     with rt.sessions() as session:
         n = rt.sweep(session, rt.ruleset.sha256)
