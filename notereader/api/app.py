@@ -10,11 +10,13 @@ them stores or enqueues anything.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,7 @@ from notereader.api.routers import audit, flags, notes, ops, rescore, tokens, we
 from notereader.service.runtime import Runtime
 from notereader.version import ENGINE_VERSION
 
+log = logging.getLogger("notereader.api")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -102,6 +105,12 @@ async def validation_error(_request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+    return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+                        content={"detail": "the database is unavailable; nothing was stored. Retry shortly."})
+
+
 async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=getattr(exc, "headers", None))
 
@@ -118,5 +127,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(r)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, database_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

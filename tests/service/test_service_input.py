@@ -103,3 +103,30 @@ def test_unknown_review_action_names_the_field(service):
     r = service.client.post("/v1/flags/1/review", json={"action": "delete", "reason": "x"}, headers=service.headers("sup_housing"))
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "action"
+
+
+def test_the_same_note_posted_concurrently_is_stored_once(service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = GOOD | {"note_id": f"concurrent-{service.backend}", "client_id": f"cc-{service.backend}"}
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(lambda _: service.client.post("/v1/notes", json=body,
+                                                                  headers=service.headers("acme")).status_code, range(20)))
+    assert statuses == [200] * 19 + [202]
+    with service.runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(NoteRevision).where(NoteRevision.note_id == body["note_id"])) == 1
+
+
+def test_database_down_is_503_with_retry_after(service):
+    from fastapi.testclient import TestClient
+
+    from notereader.api.app import create_app
+    from notereader.service.runtime import Runtime
+    from notereader.settings import Settings
+
+    values = service.settings_values | {"database_url": "postgresql://postgres@127.0.0.1:1/nowhere"}
+    rt = Runtime(Settings(**values), service.runtime.redis_url)
+    with TestClient(create_app(rt)) as client:
+        r = client.post("/v1/notes", json=GOOD, headers=service.headers("acme"))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert "nothing was stored" in r.json()["detail"]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from notereader.api.deps import CaseSystem, NoteReader, RuntimeDep, SessionDep, known_teams, refuse
 from notereader.api.schemas import NoteAccepted, NoteIn, NoteOut, Pending, PlanOut, PlanPut, RevisionOut
@@ -43,22 +44,29 @@ def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Requ
         return JSONResponse(status_code=422, content={"detail": [{
             "field": "team", "message": f"this token may post only for teams {', '.join(principal.teams)}",
             "type": "team_not_allowed"}]})
-    try:
-        with rt.sessions() as session, session.begin():
-            stored = store_note(session, body.model_dump(), principal.name)
-            rev = stored.revision
-            if stored.created:
-                audit.append(session, actor=principal.actor, role=principal.role, action="note.received",
-                             target=f"note:{body.note_id}",
-                             detail={"revision": rev.revision, "text_sha256": rev.text_sha256, "team": body.team})
-            accepted = NoteAccepted(note_id=rev.note_id, revision=rev.revision, text_sha256=rev.text_sha256,
-                                    note_url=f"/v1/notes/{rev.note_id}", status_url=f"/v1/notes/{rev.note_id}/analysis")
-            revision_id = rev.id
-    except NotVisible:
-        refuse(rt, request, 404, "note or client belongs to another case system", principal, target=f"note:{body.note_id}")
-        return not_found("note", body.note_id)
-    except Conflict as exc:
-        return _conflict(exc)
+    for attempt in range(3):
+        try:
+            with rt.sessions() as session, session.begin():
+                stored = store_note(session, body.model_dump(), principal.name)
+                rev = stored.revision
+                if stored.created:
+                    audit.append(session, actor=principal.actor, role=principal.role, action="note.received",
+                                 target=f"note:{body.note_id}",
+                                 detail={"revision": rev.revision, "text_sha256": rev.text_sha256, "team": body.team})
+                accepted = NoteAccepted(note_id=rev.note_id, revision=rev.revision, text_sha256=rev.text_sha256,
+                                        note_url=f"/v1/notes/{rev.note_id}", status_url=f"/v1/notes/{rev.note_id}/analysis")
+                revision_id = rev.id
+            break
+        except IntegrityError:
+            # The same note (or client) was stored by a concurrent request between our read and our
+            # insert; the next attempt sees it and answers like a repeat post.
+            if attempt == 2:
+                raise
+        except NotVisible:
+            refuse(rt, request, 404, "note or client belongs to another case system", principal, target=f"note:{body.note_id}")
+            return not_found("note", body.note_id)
+        except Conflict as exc:
+            return _conflict(exc)
     if not stored.created:
         return JSONResponse(status_code=200, content=accepted.model_dump())
     metrics.incr(rt.redis, "notes_received")
