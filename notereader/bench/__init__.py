@@ -1,0 +1,1 @@
+"""Benchmarks: `notereader bench`. Commands that measure, never timed tests."""
