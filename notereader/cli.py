@@ -9,6 +9,7 @@
     notereader rubrics lint|test|lock|calibrate [--rubrics DIR]
     notereader db upgrade | serve | worker | tokens create | audit verify | sweep
                                                 the service (see notereader.service_cli)
+    notereader bench [--json] [--smoke]         benchmarks on a generated corpus
 
 Exit codes: 0 ok, 1 a check failed (lint, test), 2 bad input or usage.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from notereader import service_cli
+from notereader.bench import cli as bench_cli
 from notereader.errors import NotereaderError, ProblemList
 
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "calibrate":
             rp.add_argument("--write", action="store_true", help="write the proposed thresholds into the rubric files (and bump their versions)")
     service_cli.add_parsers(sub)
+    bench_cli.add_parser(sub)
     return parser
 
 
@@ -270,7 +273,7 @@ def cmd_rubrics(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": cmd_analyze, "context": cmd_context, "eval": cmd_eval, "eval-context": cmd_eval_context,
-            "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS}
+            "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS, "bench": bench_cli.cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,64 @@
+"""``notereader bench``: run the benchmarks and print the figures (or JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from typing import Any
+
+from notereader.version import ENGINE_VERSION
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure throughput, latency, memory and rescore time on a generated corpus",
+                       description="Benchmarks on a deterministic generated corpus (never the dev corpus). "
+                                   "Figures depend on the machine: the report includes its core count.")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every benchmark runs (CI)")
+    p.add_argument("--notes", type=int, default=300, metavar="N", help="notes per throughput run (default 300)")
+    p.add_argument("--only", choices=["pipeline", "service"], help="run one group only")
+
+
+def _print(result: dict[str, Any]) -> None:
+    p = result.get("pipeline")
+    print(f"notereader {ENGINE_VERSION} bench on {result['machine']['cpu_count']} cores ({result['machine']['python']})")
+    if p:
+        c = p["corpus"]
+        print(f"corpus: {c['notes']} notes, {c['under_200_words']:.0%} <200 words, {c['200_to_600_words']:.0%} 200-600, "
+              f"{c['over_600_words']:.0%} >600; {c['distinct_sentence_share']:.0%} of sentences distinct")
+        cs = p["cold_start"]
+        print(f"cold start: first result after {cs['time_to_first_result_s']} s (imports {cs['import_s']} s, "
+              f"model verify+load+rubrics {cs['load_verify_compile_s']} s); worker peak RSS {cs['peak_rss_mb']} MB")
+        for label, t in p["throughput"].items():
+            for run in t["runs"]:
+                print(f"throughput {label} batch {run['batch_size']:>2}: {run['notes_per_s']} notes/s, "
+                      f"{run['sentences_per_s']} sentences/s ({run['notes']} notes, {t['mean_words']} words mean)")
+        r = p["reference"]
+        print(f"reference: sentence-transformers fp32 {r['sentence_transformers_fp32_sentences_per_s']} sentences/s; "
+              f"our fp64 embedder {r['notereader_fp64_embedder_sentences_per_s']} sentences/s; "
+              f"pipeline = {p['pipeline_vs_fp32_reference']:.0%} of the fp32 rate")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    result: dict[str, Any] = {"engine_version": ENGINE_VERSION,
+                              "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                                          "platform": platform.platform()}}
+    if args.only in (None, "pipeline"):
+        from notereader.bench.pipeline import run_pipeline_benches
+
+        result["pipeline"] = run_pipeline_benches(smoke=args.smoke, notes=args.notes)
+    if args.only in (None, "service"):
+        try:
+            from notereader.bench.service import run_service_benches  # type: ignore[import-not-found]
+        except ImportError:
+            result["service"] = {"skipped": "service benchmarks are not built yet"}
+        else:
+            result["service"] = run_service_benches({"smoke": args.smoke})
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        _print(result)
+    return 0

@@ -1,0 +1,129 @@
+"""Pipeline benchmarks: one worker process's throughput, its compute floor, cold start and memory.
+
+- **cold start**: a fresh process imports notereader, verifies the model files,
+  loads the model, compiles (or loads cached) rubrics and analyses one note;
+  then analyses more notes, and reports its peak RSS (what a worker costs).
+- **throughput**: notes/s and sentences/s, warm, at batch sizes 1 and 32, on
+  the typical note (under 200 words) and on the full length mix.
+- **reference**: the same distinct sentences through sentence-transformers
+  alone (float32, batch 32, as shipped) and through our float64 embedder;
+  the pipeline's sentence rate as a ratio of the float32 rate says how close
+  it gets to its compute floor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from notereader.bench.corpus import BenchNote, build_corpus, describe
+from notereader.notes import Note
+
+
+def _clauses(reader: Any, notes: list[BenchNote]) -> list[str]:
+    from notereader.pipeline.components import SEGMENTER
+
+    seg = reader.nlp.get_pipe(SEGMENTER)
+    out = []
+    for n in notes:
+        doc = seg(reader.nlp.make_doc(n.text))
+        out += [doc.text[c.start:c.end] for c in doc._.segmentation.clauses]
+    return out
+
+
+def _rate(reader: Any, notes: list[BenchNote], batch_size: int, sentences: int) -> dict[str, Any]:
+    batch = [Note(n.note_id, n.text) for n in notes]
+    started = time.perf_counter()
+    for _ in reader.analyze_many(batch, batch_size=batch_size):
+        pass
+    seconds = time.perf_counter() - started
+    return {"batch_size": batch_size, "notes": len(notes), "seconds": round(seconds, 2),
+            "notes_per_s": round(len(notes) / seconds, 1), "sentences_per_s": round(sentences / seconds, 1)}
+
+
+def throughput(reader: Any, corpus: list[BenchNote], n: int) -> dict[str, Any]:
+    typical = [x for x in corpus if x.words < 200][:n]
+    mixed = corpus[:n]
+    warm = corpus[-20:]
+    for _ in reader.analyze_many([Note(x.note_id, x.text) for x in warm], batch_size=32):
+        pass
+    out: dict[str, Any] = {}
+    for label, notes in (("typical_under_200_words", typical), ("length_mix", mixed)):
+        sentences = len(_clauses(reader, notes))
+        out[label] = {"sentences": sentences, "mean_words": round(sum(x.words for x in notes) / len(notes), 1),
+                      "runs": [_rate(reader, notes, bs, sentences) for bs in (1, 32)]}
+    return out
+
+
+def reference(reader: Any, corpus: list[BenchNote], n: int) -> dict[str, Any]:
+    """The embedding floor for the typical notes' distinct sentences."""
+    from sentence_transformers import SentenceTransformer
+
+    typical = [x for x in corpus if x.words < 200][:n]
+    distinct = sorted(set(_clauses(reader, typical)))
+    root = reader.embedder.manifest.verify()
+    plain = SentenceTransformer(str(root), device="cpu", local_files_only=True)
+    plain.encode(distinct[:64], batch_size=32)
+    started = time.perf_counter()
+    plain.encode(distinct, batch_size=32, show_progress_bar=False)
+    fp32 = time.perf_counter() - started
+    started = time.perf_counter()
+    reader.embedder.encode(distinct)
+    fp64 = time.perf_counter() - started
+    return {"distinct_sentences": len(distinct),
+            "sentence_transformers_fp32_sentences_per_s": round(len(distinct) / fp32, 1),
+            "notereader_fp64_embedder_sentences_per_s": round(len(distinct) / fp64, 1)}
+
+
+COLD_SCRIPT = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from notereader.reader import Reader
+from notereader.notes import Note
+from notereader.bench.corpus import build_corpus
+t_import = time.perf_counter()
+reader = Reader()
+t_loaded = time.perf_counter()
+corpus = build_corpus(int(sys.argv[2]))
+first = next(reader.analyze_many([Note(corpus[0].note_id, corpus[0].text)], batch_size=1))
+t_first = time.perf_counter()
+for _ in reader.analyze_many([Note(n.note_id, n.text) for n in corpus[: int(sys.argv[1])]], batch_size=32):
+    pass
+t_end = time.perf_counter()
+print(json.dumps({"import_s": round(t_import - t0, 2), "load_verify_compile_s": round(t_loaded - t_import, 2),
+                  "time_to_first_result_s": round(t_first - t0, 2), "notes_after_first": int(sys.argv[1]),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+"""
+
+
+def cold_start(notes_after: int, corpus_size: int) -> dict[str, Any]:
+    """A fresh worker-like process: time to first result and peak RSS after more notes."""
+    proc = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(notes_after), str(corpus_size)],
+                          capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
+    if proc.returncode != 0:
+        raise RuntimeError(f"cold-start process failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: int = 2000,
+                         reader: Any = None) -> dict[str, Any]:
+    from notereader.reader import Reader
+
+    if smoke:
+        notes, corpus_size = 12, 200
+    corpus = build_corpus(corpus_size)
+    result: dict[str, Any] = {"corpus": describe(corpus), "cpu_count": os.cpu_count()}
+    result["cold_start"] = cold_start(min(notes, 200), corpus_size)
+    reader = reader or Reader()
+    result["throughput"] = throughput(reader, corpus, notes)
+    result["reference"] = reference(reader, corpus, notes)
+    typical32 = result["throughput"]["typical_under_200_words"]["runs"][1]
+    result["pipeline_vs_fp32_reference"] = round(
+        typical32["sentences_per_s"] / result["reference"]["sentence_transformers_fp32_sentences_per_s"], 3)
+    result["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result

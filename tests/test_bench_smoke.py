@@ -1,0 +1,29 @@
+"""The pipeline benchmarks keep working (tiny sizes; figures are not asserted: benchmarks are commands)."""
+
+from __future__ import annotations
+
+import pytest
+
+from notereader.bench.corpus import build_corpus, describe
+
+
+def test_corpus_is_deterministic_with_the_real_length_mix():
+    a, b = build_corpus(500), build_corpus(500)
+    assert a == b
+    d = describe(build_corpus(2000))
+    assert d["notes"] == 2000
+    assert abs(d["under_200_words"] - 0.6) < 0.05 and abs(d["200_to_600_words"] - 0.3) < 0.05
+    assert abs(d["over_600_words"] - 0.1) < 0.03
+    assert d["distinct_sentence_share"] > 0.85  # boilerplate does not inflate cache hits
+
+
+@pytest.mark.slow
+def test_pipeline_bench_smoke(reader):
+    from notereader.bench.pipeline import run_pipeline_benches
+
+    result = run_pipeline_benches(smoke=True, reader=reader)
+    assert result["cold_start"]["time_to_first_result_s"] > 0 and result["cold_start"]["peak_rss_mb"] > 0
+    for label in ("typical_under_200_words", "length_mix"):
+        runs = result["throughput"][label]["runs"]
+        assert [r["batch_size"] for r in runs] == [1, 32] and all(r["notes"] == 12 and r["notes_per_s"] > 0 for r in runs)
+    assert result["reference"]["distinct_sentences"] > 0 and result["pipeline_vs_fp32_reference"] > 0
