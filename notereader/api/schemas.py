@@ -116,7 +116,7 @@ class PlanOut(BaseModel):
 
 
 class Pending(BaseModel):
-    status: Literal["pending"] = "pending"
+    status: Literal["pending", "failed"] = "pending"
     note_id: str
     revision: int
     detail: str

@@ -7,14 +7,38 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from notereader.api.deps import CaseSystem, NoteReader, RuntimeDep, SessionDep, known_teams, refuse
-from notereader.api.schemas import NoteAccepted, NoteIn, NoteOut, Pending, PlanOut, PlanPut, RevisionOut
+from notereader.api.deps import (
+    CaseSystem,
+    NoteReader,
+    RuntimeDep,
+    SessionDep,
+    known_teams,
+    refuse,
+)
+from notereader.api.schemas import (
+    NoteAccepted,
+    NoteIn,
+    NoteOut,
+    Pending,
+    PlanOut,
+    PlanPut,
+    RevisionOut,
+)
 from notereader.api.visibility import hidden, may_see, not_found
 from notereader.service import audit, metrics
-from notereader.service.ingest import Conflict, NotVisible, latest_revision, set_plan, store_note
+from notereader.service.ingest import (
+    Conflict,
+    NotVisible,
+    latest_revision,
+    set_plan,
+    store_note,
+)
+from notereader.service.queueing import analysis_job_id
 from notereader.store.models import Analysis, Client, Note
 
 log = logging.getLogger("notereader.api")
@@ -77,6 +101,15 @@ def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Requ
     return JSONResponse(status_code=202, content=accepted.model_dump())
 
 
+def job_gave_up(rt: RuntimeDep, revision_id: int) -> bool:
+    try:
+        return Job.fetch(analysis_job_id(revision_id, rt.ruleset.sha256), connection=rt.redis).is_failed
+    except NoSuchJobError:
+        return False
+    except Exception:  # Redis unreachable: report pending, the sweeper will retry
+        return False
+
+
 def _visible_note(session: SessionDep, rt: RuntimeDep, request: Request, principal: NoteReader,
                   note_id: str) -> Note | Response:
     note = session.get(Note, note_id)
@@ -116,8 +149,12 @@ def get_analysis(note_id: str, principal: NoteReader, session: SessionDep, rt: R
     assert rev is not None
     row = session.scalar(select(Analysis).where(Analysis.revision_id == rev.id).order_by(Analysis.id.desc()).limit(1))
     if row is None:
-        return JSONResponse(status_code=202, content=Pending(note_id=note_id, revision=rev.revision,
-                                                             detail="queued for analysis; poll again").model_dump())
+        pending = Pending(note_id=note_id, revision=rev.revision, detail="queued for analysis; poll again")
+        if job_gave_up(rt, rev.id):
+            pending = Pending(status="failed", note_id=note_id, revision=rev.revision,
+                              detail="the analysis failed on every retry; operators see it in RQ's failed registry, "
+                                     "and a rescore queues it again")
+        return JSONResponse(status_code=202, content=pending.model_dump())
     audit.append(session, actor=principal.actor, role=principal.role, action="analysis.read", target=f"note:{note_id}",
                  detail={"revision": rev.revision, "analysis_id": row.id, "fingerprint": row.fingerprint})
     return Response(content=row.body.encode("utf-8"), media_type="application/json",
