@@ -12,7 +12,7 @@ a private redis-server, a fresh SQLite file (or a new PostgreSQL database with
   ``created_at`` (set by the worker just before its transaction commits) minus
   the revision's ``received_at`` (set by the API when it stores the note); a
   few notes are also timed client-side, POST sent to the first 200 from
-  ``GET /v1/notes/{id}/analysis`` polled every 0.1 s. The RQ queue depth is
+  ``GET /v1/notes/{id}/analysis`` (polled 0.1 s apart, backing off to 1 s). The RQ queue depth is
   sampled every 0.5 s. Each load runs until every accepted note is analysed,
   so loads do not overlap.
 - **memory**: peak RSS (``VmHWM``) of the API and of every worker at the end.
@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -172,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     add_service_arguments(p)
     p.add_argument("--out", help="also write the JSON result to this file")
     args = p.parse_args(argv)
+    # Stop cleanly (every child process stopped, temporary files removed) on SIGTERM, and on Ctrl-C
+    # even when started in the background, where the shell leaves SIGINT ignored.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     result = run_service_benches(args)
     text = json.dumps(result, indent=2, sort_keys=True, default=str)
     if args.out:
