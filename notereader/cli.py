@@ -10,6 +10,7 @@
     notereader db upgrade | serve | worker | tokens create | audit verify | sweep
                                                 the service (see notereader.service_cli)
     notereader bench [--json] [--smoke]         benchmarks on a generated corpus
+    notereader rescore [--rubric-id ID] [--since T] [--wait]   rescore stored notes on the active rubrics
 
 Exit codes: 0 ok, 1 a check failed (lint, test), 2 bad input or usage.
 """
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from notereader import service_cli
+from notereader import rescore_cli, service_cli
 from notereader.bench import cli as bench_cli
 from notereader.errors import NotereaderError, ProblemList
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
             rp.add_argument("--write", action="store_true", help="write the proposed thresholds into the rubric files (and bump their versions)")
     service_cli.add_parsers(sub)
     bench_cli.add_parser(sub)
+    rescore_cli.add_parser(sub)
     return parser
 
 
@@ -273,7 +275,8 @@ def cmd_rubrics(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"analyze": cmd_analyze, "context": cmd_context, "eval": cmd_eval, "eval-context": cmd_eval_context,
-            "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS, "bench": bench_cli.cmd_bench}
+            "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS, "bench": bench_cli.cmd_bench,
+            "rescore": rescore_cli.cmd_rescore}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

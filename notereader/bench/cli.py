@@ -14,10 +14,36 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure throughput, latency, memory and rescore time on a generated corpus",
                        description="Benchmarks on a deterministic generated corpus (never the dev corpus). "
                                    "Figures depend on the machine: the report includes its core count.")
+    from notereader.bench.service import add_service_arguments
+
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every benchmark runs (CI)")
-    p.add_argument("--notes", type=int, default=300, metavar="N", help="notes per throughput run (default 300)")
-    p.add_argument("--only", choices=["pipeline", "service"], help="run one group only")
+    p.add_argument("--notes", type=int, default=300, metavar="N", help="notes per pipeline throughput run (default 300)")
+    p.add_argument("--group", choices=["pipeline", "service"],
+                   help="run one group only: pipeline (in-process) or service (API, Redis, store, workers)")
+    add_service_arguments(p)
+
+
+def _print_service(sv: dict[str, Any]) -> None:
+    print(f"service ({sv.get('database')}):")
+    ing = sv.get("ingest")
+    if ing:
+        print(f"  ingest: {ing['posts_per_s']} POST/s accepted ({ing['persisted']}/{ing['notes']} persisted), "
+              f"POST p50 {ing['post_latency']['p50_ms']} ms p95 {ing['post_latency']['p95_ms']} ms; "
+              f"API peak RSS {ing['memory']['api']['peak_rss_mib']} MiB")
+    e2e = sv.get("e2e")
+    if e2e:
+        print(f"  end to end ({e2e['latency_definition']}), each load sent for {e2e['seconds_per_load']} s:")
+        for run in e2e["runs"]:
+            lat = run["latency_store"]
+            print(f"    {run.get('workers')} worker(s) at {run['offered_per_s']}/s: p50 {lat['p50_ms']} ms "
+                  f"p95 {lat['p95_ms']} ms p99 {lat['p99_ms']} ms; max queue depth {run['queue_depth']['max']}; "
+                  f"{run['analysed_per_s']} analysed/s")
+        for w in e2e["memory"]["workers"]:
+            print(f"    worker peak RSS {w['peak_rss_mib']} MiB")
+    rs = sv.get("rescore")
+    if rs:
+        print(f"  rescore: {rs['done']}/{rs['total']} notes in {rs['seconds']} s ({rs['notes_per_s']} notes/s) "
+              f"after a version bump of {rs['rubric']}")
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -38,6 +64,8 @@ def _print(result: dict[str, Any]) -> None:
         print(f"reference: sentence-transformers fp32 {r['sentence_transformers_fp32_sentences_per_s']} sentences/s; "
               f"our fp64 embedder {r['notereader_fp64_embedder_sentences_per_s']} sentences/s; "
               f"pipeline = {p['pipeline_vs_fp32_reference']:.0%} of the fp32 rate")
+    if "service" in result:
+        _print_service(result["service"])
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -46,17 +74,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"engine_version": ENGINE_VERSION,
                               "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                                           "platform": platform.platform()}}
-    if args.only in (None, "pipeline"):
+    if args.group in (None, "pipeline"):
         from notereader.bench.pipeline import run_pipeline_benches
 
         result["pipeline"] = run_pipeline_benches(smoke=args.smoke, notes=args.notes)
-    if args.only in (None, "service"):
-        try:
-            from notereader.bench.service import run_service_benches  # type: ignore[import-not-found]
-        except ImportError:
-            result["service"] = {"skipped": "service benchmarks are not built yet"}
-        else:
-            result["service"] = run_service_benches({"smoke": args.smoke})
+    if args.group in (None, "service"):
+        from notereader.bench.service import run_service_benches
+
+        result["service"] = run_service_benches(args)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
