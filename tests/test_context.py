@@ -72,3 +72,57 @@ def test_negex_figures_beat_the_reference_systems():
     r = evaluate(NEGEX)
     assert r["negated"]["f1"] >= 0.97
     assert r["historical"]["f1"] > 0.629
+
+
+def clause_context(text):
+    """The context of a whole sentence, as the rubric matcher sees a clause matched by meaning."""
+    import spacy
+
+    from notereader.pipeline.context import ContextRules, assess, find_cues
+    from notereader.pipeline.matcher import CLAUSE_MIN_COVER
+
+    nlp = spacy.blank("en")
+    rules = ContextRules(nlp)
+    doc = nlp.make_doc(text)
+    ctx = find_cues(doc, rules)
+    return assess(ctx, rules, 0, len(doc), 0, len(doc), min_cover=CLAUSE_MIN_COVER)
+
+
+@pytest.mark.parametrize("text", [
+    "His cousin lost his apartment in March and is sleeping in his car.",
+    "Client's older brother overdosed at a party on Saturday.",
+    "Cl told writer her best friend tried to kill herself last week.",
+    "His roommate's girlfriend was arrested for shoplifting.",
+    "Her friend Tanya has been drinking again and cl is worried.",
+])
+def test_another_person_as_subject_of_the_clause(text):
+    assert clause_context(text).has("other_person")
+
+
+@pytest.mark.parametrize("text", [
+    "Her nephew takes her Social Security check every month.",
+    "Her nephew has been taking money out of cl's account.",
+    "Cl was evicted and is now staying with her sister.",
+    "Her sister says the client has not eaten in days.",
+    "The landlord's son threatened to change the locks on cl.",
+])
+def test_the_client_stays_in_the_clause(text):
+    assert not clause_context(text).has("other_person")
+
+
+@pytest.mark.parametrize("text,axis", [
+    ("Cl says she has been sober since 2021 and goes to meetings weekly.", "resolved"),
+])
+def test_clause_contexts(text, axis):
+    assert clause_context(text).has(axis)
+
+
+@pytest.mark.parametrize("text", [
+    "He started using again last week after being clean since the spring.",
+    "When CM asked about food, cl opened a bare fridge and said the kids ate at school only.",
+    "There is an open warrant that still needs to be resolved before his hearing.",
+    "Her PO has since filed a violation report with the court.",
+])
+def test_clauses_that_stay_asserted(text):
+    a = clause_context(text)
+    assert not any(a.has(c) for c in ("negated", "historical", "hypothetical", "resolved", "other_person")), a.as_dict()

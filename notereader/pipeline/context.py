@@ -27,6 +27,11 @@ from spacy.tokens import Doc
 
 from notereader.paths import PIPELINE_DATA_DIR
 
+# Words that open a new clause with its own subject after "and" or a comma.
+NEW_SUBJECT = frozenset({"she", "he", "they", "that", "cl", "client", "pt", "participant", "writer", "cm"})
+# Where a clause's subject can start: after these, or after a reporting verb
+# and its listener ("cl told writer her sister ...").
+SUBJECT_BOUNDARY = frozenset({"that", ",", "and", "when", "while", "writer", "cm", "staff", "worker", "me", "us"})
 CATEGORIES = ("negated", "historical", "hypothetical", "other_person", "resolved", "screening_negative")
 DIRECTIONS = ("forward", "backward", "bidirectional")
 RULES_PATH = PIPELINE_DATA_DIR / "context_rules.yaml"
@@ -112,6 +117,8 @@ class ContextRules:
         op = data["other_person"]
         self.reporting_verbs = {str(v).lower() for v in op["reporting_verbs"]}
         self.client_refs = {str(v).lower() for v in op["client_refs"]}
+        self.person_nouns = {str(v).lower() for v in op.get("person_nouns", [])}
+        self.subject_lead = {str(v).lower() for v in op.get("subject_lead", [])}
         self.year = Matcher(nlp.vocab)
         self.year.add(
             "year",
@@ -222,19 +229,59 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
     return before_a, cue.start, cue.end, after_d
 
 
-def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, hi: int) -> bool:
+def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, hi: int,
+                          clause_mode: bool = False) -> bool:
+    """Is the other person the one the target is about?
+
+    The person must come before the target (for a whole clause as target: be
+    the clause's subject, see ``_is_subject``), must not be reporting about
+    the client ("her sister said ..."), and the rest of the clause must not
+    bring the client back in ("her nephew takes her check").
+    """
     doc = ctx.doc
-    if cue.start >= target_start:
+    if cue.start >= target_start and not (clause_mode and _is_subject(ctx, rules, cue, target_start)):
         return False
     nxt = cue.end
-    if nxt < len(doc) and (doc[nxt].lower_ in rules.reporting_verbs or doc[nxt].lower_ in ("'s", "’s")):
-        return False  # reported speech ("her sister said ..."), or a modifier ("his uncle's funeral")
-    for k in range(cue.end, hi):
+    if nxt < len(doc) and doc[nxt].lower_ in rules.reporting_verbs:
+        return False  # reported speech: "her sister said ..."
+    if nxt < len(doc) and doc[nxt].lower_ in ("'s", "’s"):
+        owned = doc[nxt + 1].lower_ if nxt + 1 < len(doc) else ""
+        if owned not in rules.person_nouns:
+            return False  # a modifier ("his uncle's funeral"), unless it names a person ("his coworker's wife")
+        nxt += 2
+    for k in range(nxt, hi):
         w = doc[k].lower_
+        if w in ("and", ",") and k + 1 < hi and doc[k + 1].lower_ in NEW_SUBJECT:
+            break  # "... and cl is worried": a new clause about the client, not the other person's act
+        if clause_mode and w in ("herself", "himself"):
+            continue  # a reflexive refers back to the subject, here the other person
         if w in rules.client_refs:
             return False
         if w == "her" and k > target_start:
-            return False  # "her nephew takes her check": the client is back in the clause
+            following = doc[k + 1].lower_ if k + 1 < len(doc) else ""
+            if following not in rules.person_nouns:
+                return False  # "her nephew takes her check": the client is back in the clause
+    return True
+
+
+def _is_subject(ctx: DocContext, rules: ContextRules, cue: Cue, clause_start: int) -> bool:
+    """Does the cue open its clause's subject ("Her sister in Dayton was evicted")?
+
+    Counting back from the cue to the clause start, or to a reporting verb or
+    "that" ("cl mentioned her brother relapsed"), only a few determiners,
+    possessives or names may come first.
+    """
+    doc = ctx.doc
+    lead = 0
+    for k in range(cue.start - 1, clause_start - 1, -1):
+        w = doc[k].lower_
+        if w in rules.reporting_verbs or w in SUBJECT_BOUNDARY:
+            break
+        if w not in rules.subject_lead and not doc[k].is_title:
+            return False
+        lead += 1
+        if lead > 3:
+            return False
     return True
 
 
@@ -278,7 +325,8 @@ def assess(
             continue
         if min_cover and hit / n_target < min_cover:
             continue
-        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_end):
+        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_end,
+                                                               clause_mode=min_cover > 0):
             continue
         result.cues[cat] = cue
     scr = screening_in(ctx, rules, sent_start, sent_end, target_start, target_end)
