@@ -126,3 +126,25 @@ def test_clause_contexts(text, axis):
 def test_clauses_that_stay_asserted(text):
     a = clause_context(text)
     assert not any(a.has(c) for c in ("negated", "historical", "hypothetical", "resolved", "other_person")), a.as_dict()
+
+
+@pytest.mark.parametrize("text,target", [
+    ("Her sister was evicted last month and is staying with a friend; cl asked for the 211 number.", "evicted"),
+    ("He said a friend from group attempted suicide last week and is in the hospital; he visited him Sunday.",
+     "attempted suicide"),
+    ("His brother is staying at the shelter after losing his apartment, and Marcus has been giving him bus passes.",
+     "shelter"),
+    ("His uncle is currently staying at the shelter downtown.", "shelter"),
+])
+def test_the_client_after_the_other_persons_clause_does_not_bring_the_mention_back(tagger, text, target):
+    assert tag(tagger, text, target)["other_person"]
+
+
+@pytest.mark.parametrize("text", [
+    "He has no history of suicide attempts.",
+    "CM reports no safety concerns with the children during the visit.",
+    "The abuse allegation was not substantiated.",
+    "She didn't miss a single group this month.",
+])
+def test_negations_that_reach_the_clause(text):
+    assert clause_context(text).has("negated")

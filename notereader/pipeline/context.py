@@ -109,6 +109,8 @@ class ContextRules:
             self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
         self.terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.terminators.add("term", [nlp.make_doc(str(t)) for t in data["terminators"]])
+        self.time_terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.time_terminators.add("time", [nlp.make_doc(str(t)) for t in data.get("time_terminators", [])])
         scr = data["screening"]
         self.instruments = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.instruments.add("instrument", [nlp.make_doc(str(t)) for t in scr["instruments"]])
@@ -139,7 +141,8 @@ class DocContext:
 
     doc: Doc
     cues: list[Cue]
-    terminator_tokens: set[int]
+    terminator_tokens: set[int]     # every scope stops here (time terminators included)
+    time_terminators: set[int]      # "now", "currently": these do not stop another person's scope
     clean_of: list[int]
     header_cues: set[int]
     source_text: str
@@ -196,6 +199,11 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     terms: set[int] = set()
     for _key, start, end in rules.terminators(doc):
         terms.update(range(start, end))
+    times: set[int] = set()
+    for _key, start, end in rules.time_terminators(doc):
+        times.update(range(start, end))
+    times -= terms
+    terms |= times
     headers: set[int] = set()
     for i, tok in enumerate(doc):
         if tok.text == ";" or (tok.text == ":" and any(t.text.isupper() and len(t.text) > 1 for t in doc[max(0, i - 3):i])):
@@ -204,7 +212,7 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
             headers.add(cue.start)
             terms.discard(cue.end)
-    return DocContext(doc, cues, terms, clean_of, headers, original.text, spans)
+    return DocContext(doc, cues, terms, times, clean_of, headers, original.text, spans)
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
@@ -214,22 +222,25 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
         while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
             j += 1
         return cue.start, cue.start, cue.end, j
+    stops = ctx.terminator_tokens
+    if cue.rule.category == "other_person":
+        stops = stops - ctx.time_terminators
     before_a = cue.start
     if cue.rule.direction in ("backward", "bidirectional"):
         j = cue.start - 1
-        while j >= lo and j not in ctx.terminator_tokens and cue.start - j <= cue.rule.max_scope:
+        while j >= lo and j not in stops and cue.start - j <= cue.rule.max_scope:
             j -= 1
         before_a = j + 1
     after_d = cue.end
     if cue.rule.direction in ("forward", "bidirectional"):
         j = cue.end
-        while j < hi and j not in ctx.terminator_tokens and j - cue.end < cue.rule.max_scope:
+        while j < hi and j not in stops and j - cue.end < cue.rule.max_scope:
             j += 1
         after_d = j
     return before_a, cue.start, cue.end, after_d
 
 
-def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, hi: int,
+def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, lo: int, hi: int,
                           clause_mode: bool = False) -> bool:
     """Is the other person the one the target is about?
 
@@ -246,13 +257,16 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
         return False  # reported speech: "her sister said ..."
     if nxt < len(doc) and doc[nxt].lower_ in ("'s", "’s"):
         owned = doc[nxt + 1].lower_ if nxt + 1 < len(doc) else ""
-        if owned not in rules.person_nouns:
-            return False  # a modifier ("his uncle's funeral"), unless it names a person ("his coworker's wife")
+        if owned not in rules.person_nouns and not _is_subject(ctx, rules, cue, lo):
+            return False  # a modifier ("after his uncle's funeral he ..."), unless it names a person
+            # ("his coworker's wife") or opens the subject ("her brother's car was repossessed")
         nxt += 2
     for k in range(nxt, hi):
         w = doc[k].lower_
-        if w in ("and", ",") and k + 1 < hi and doc[k + 1].lower_ in NEW_SUBJECT:
-            break  # "... and cl is worried": a new clause about the client, not the other person's act
+        if k in ctx.terminator_tokens and k not in ctx.time_terminators:
+            break  # "; cl asked for ...": what follows is outside the other person's clause
+        if w in ("and", ",") and k + 1 < hi and (doc[k + 1].lower_ in NEW_SUBJECT or doc[k + 1].is_title):
+            break  # "... and cl is worried", "..., and Terrence gives him": a new clause with its own subject
         if clause_mode and w in ("herself", "himself"):
             continue  # a reflexive refers back to the subject, here the other person
         if w in rules.client_refs:
@@ -265,7 +279,7 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
 
 
 def _is_subject(ctx: DocContext, rules: ContextRules, cue: Cue, clause_start: int) -> bool:
-    """Does the cue open its clause's subject ("Her sister in Dayton was evicted")?
+    """Does the cue open its clause's subject ("Her sister in the next town was evicted")?
 
     Counting back from the cue to the clause start, or to a reporting verb or
     "that" ("cl mentioned her brother relapsed"), only a few determiners,
@@ -277,7 +291,7 @@ def _is_subject(ctx: DocContext, rules: ContextRules, cue: Cue, clause_start: in
         w = doc[k].lower_
         if w in rules.reporting_verbs or w in SUBJECT_BOUNDARY:
             break
-        if w not in rules.subject_lead and not doc[k].is_title:
+        if w not in rules.subject_lead and not (doc[k].is_title and not doc[k].is_stop):
             return False
         lead += 1
         if lead > 3:
@@ -306,7 +320,6 @@ def assess(
     result = Assertion()
     target_start, target_end = ctx.to_clean(target_start, target_end)
     sent_start, sent_end = ctx.to_clean(sent_start, sent_end)
-    n_target = max(1, target_end - target_start)
     for cue in ctx.cues:
         if cue.end <= sent_start or cue.start >= sent_end:
             continue
@@ -323,9 +336,9 @@ def assess(
         hit = len(covered & set(range(target_start, target_end)))
         if hit == 0:
             continue
-        if min_cover and hit / n_target < min_cover:
+        if min_cover and _word_cover(ctx, cue, covered, target_start, target_end) < min_cover:
             continue
-        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_end,
+        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_start, sent_end,
                                                                clause_mode=min_cover > 0):
             continue
         result.cues[cat] = cue
@@ -333,6 +346,19 @@ def assess(
     if scr is not None:
         result.cues["screening_negative"] = scr
     return result
+
+
+def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int, target_end: int) -> float:
+    """Share of the target's words, other than the cue's own, that the cue's scope reaches.
+
+    Punctuation, quote marks and the cue itself do not count: in "He has no
+    history of suicide attempts." the cue reaches 2 of the 4 other words.
+    """
+    words = [k for k in range(target_start, target_end)
+             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)]
+    if not words:
+        return 1.0
+    return sum(1 for k in words if k in covered) / len(words)
 
 
 def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end: int,
