@@ -148,3 +148,16 @@ def test_the_client_after_the_other_persons_clause_does_not_bring_the_mention_ba
 ])
 def test_negations_that_reach_the_clause(text):
     assert clause_context(text).has("negated")
+
+
+@pytest.mark.parametrize("text,target,axis", [
+    ("The bills are current, with no shut-off notices.", "shut-off notices", "negated"),
+    ("No signs of abuse were seen at the visit.", "signs of abuse", "negated"),
+    ("EPDS total 5; item 10 scored 0.", "item 10", "screening_negative"),
+])
+def test_a_cue_that_starts_before_an_overlapping_target_modifies_it(tagger, text, target, axis):
+    assert tag(tagger, text, target)[axis]
+
+
+def test_a_cue_inside_the_target_does_not_modify_it(tagger):
+    assert not tag(tagger, "There was no food in the house.", "no food in the house")["negated"]

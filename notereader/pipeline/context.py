@@ -328,8 +328,9 @@ def assess(
             continue
         if min_cover and cue.rule.weak:
             continue
-        if cue.start < target_end and cue.end > target_start and min_cover == 0.0:
-            continue  # a cue never modifies a target it overlaps
+        if cue.start < target_end and cue.end > target_start and min_cover == 0.0 and cue.start >= target_start:
+            continue  # a cue never modifies a target it overlaps from inside ("no food" is the risk);
+            # one that starts before it does ("no shut-off" before "shut-off notice")
         a, b, c, d = _scope(ctx, cue, sent_start, sent_end)
         covered = set(range(a, b)) | set(range(c, d))
         covered -= set(range(cue.start, cue.end))
