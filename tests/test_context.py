@@ -161,3 +161,12 @@ def test_a_cue_that_starts_before_an_overlapping_target_modifies_it(tagger, text
 
 def test_a_cue_inside_the_target_does_not_modify_it(tagger):
     assert not tag(tagger, "There was no food in the house.", "no food in the house")["negated"]
+
+
+@pytest.mark.parametrize("text,axis", [
+    ("Cl mentioned his electric was shut off back in 2024 before he got on budget billing.", "historical"),
+    ("Cl was unsheltered for most of 2025 before the program housed her.", "historical"),
+    ("Cl has 3 yrs clean from meth and goes to NA on Tuesdays.", "resolved"),
+])
+def test_past_years_and_sobriety_time_reach_the_clause(text, axis):
+    assert clause_context(text).has(axis)

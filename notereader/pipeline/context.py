@@ -122,10 +122,11 @@ class ContextRules:
         self.person_nouns = {str(v).lower() for v in op.get("person_nouns", [])}
         self.subject_lead = {str(v).lower() for v in op.get("subject_lead", [])}
         self.year = Matcher(nlp.vocab)
+        past_year = {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}
         self.year.add(
             "year",
-            [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till"]}},
-              {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}]],
+            [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till", "of"]}}, past_year],
+             [{"LOWER": "back"}, {"LOWER": "in"}, past_year]],  # longer than the "back in" cue, so it wins
         )
 
 
