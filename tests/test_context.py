@@ -170,3 +170,12 @@ def test_a_cue_inside_the_target_does_not_modify_it(tagger):
 ])
 def test_past_years_and_sobriety_time_reach_the_clause(text, axis):
     assert clause_context(text).has(axis)
+
+
+def test_a_sober_spell_that_ended_is_not_resolved():
+    a = clause_context("Cl admitted he used heroin Saturday night after eight months clean.")
+    assert not a.has("resolved") and not a.has("historical")
+
+
+def test_after_does_not_end_a_historical_scope():
+    assert clause_context("In 2020 he was hospitalized after cutting himself.").has("historical")

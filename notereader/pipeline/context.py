@@ -109,6 +109,13 @@ class ContextRules:
             self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
         self.terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.terminators.add("term", [nlp.make_doc(str(t)) for t in data["terminators"]])
+        self.category_terminators: dict[str, PhraseMatcher] = {}
+        for cat, words in (data.get("category_terminators") or {}).items():
+            if cat not in CATEGORIES:
+                raise ValueError(f"{path}: category_terminators has unknown category {cat!r}")
+            m = PhraseMatcher(nlp.vocab, attr="LOWER")
+            m.add(cat, [nlp.make_doc(str(t)) for t in words])
+            self.category_terminators[cat] = m
         self.time_terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.time_terminators.add("time", [nlp.make_doc(str(t)) for t in data.get("time_terminators", [])])
         scr = data["screening"]
@@ -144,6 +151,7 @@ class DocContext:
     cues: list[Cue]
     terminator_tokens: set[int]     # every scope stops here (time terminators included)
     time_terminators: set[int]      # "now", "currently": these do not stop another person's scope
+    category_stops: dict[str, set[int]]  # terminators that end one category's scope only
     clean_of: list[int]
     header_cues: set[int]
     source_text: str
@@ -213,7 +221,8 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
             headers.add(cue.start)
             terms.discard(cue.end)
-    return DocContext(doc, cues, terms, times, clean_of, headers, original.text, spans)
+    category_stops = {cat: {t for _k, a, b in m(doc) for t in range(a, b)} for cat, m in rules.category_terminators.items()}
+    return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, original.text, spans)
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
@@ -223,7 +232,7 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
         while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
             j += 1
         return cue.start, cue.start, cue.end, j
-    stops = ctx.terminator_tokens
+    stops = ctx.terminator_tokens | ctx.category_stops.get(cue.rule.category, set())
     if cue.rule.category == "other_person":
         stops = stops - ctx.time_terminators
     before_a = cue.start
