@@ -18,6 +18,10 @@ from notereader.rubrics.schema import SEVERITY_RANK, RubricSet
 from notereader.version import ANALYSIS_SCHEMA
 
 MAX_CITATIONS = 3
+# Sections that hold the worker's assessment or plan: a finding's evidence is
+# what was observed or said, so clauses here are cited only after the others.
+RESPONSE_SECTIONS = frozenset({"a", "p", "assessment", "plan", "next steps", "next step", "follow up", "follow-up",
+                               "followup", "action"})
 
 
 def canonical_json(obj: Any) -> str:
@@ -38,8 +42,16 @@ def _citation(doc: Doc, clause_index: int) -> dict[str, Any]:
     return {"start": c.start, "end": c.end, "paragraph": c.paragraph, "quote": doc.text[c.start:c.end]}
 
 
+def _in_response_section(doc: Doc, clause_index: int) -> bool:
+    """Is the clause in an assessment or plan section (the worker's response, not what was observed)?"""
+    seg = doc._.segmentation
+    section = seg.sentences[seg.clauses[clause_index].sentence].section
+    return section is not None and section.strip().lower() in RESPONSE_SECTIONS
+
+
 def _cite(doc: Doc, scored: list[tuple[float, int]]) -> list[dict[str, Any]]:
-    top = sorted(scored, key=lambda sc: (-sc[0], sc[1]))[:MAX_CITATIONS]
+    """The clauses a finding rests on: what was observed or said first, then the strongest score."""
+    top = sorted(scored, key=lambda sc: (_in_response_section(doc, sc[1]), -sc[0], sc[1]))[:MAX_CITATIONS]
     return [_citation(doc, ci) for ci in sorted({ci for _s, ci in top})]
 
 

@@ -8,8 +8,10 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
 1.0.0  first skeleton (nearest-statement cosine matching).
 1.1.0  per-rubric classifiers over sentence vector + TF-IDF, goal-direction
        model, weak cues, severity thresholds, implied themes.
+1.2.0  reader-quality: another person as a clause's subject, shorter scopes
+       for question and "prior" cues, citations and goal direction reworked.
 """
 
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -72,3 +72,110 @@ def test_negex_figures_beat_the_reference_systems():
     r = evaluate(NEGEX)
     assert r["negated"]["f1"] >= 0.97
     assert r["historical"]["f1"] > 0.629
+
+
+def clause_context(text):
+    """The context of a whole sentence, as the rubric matcher sees a clause matched by meaning."""
+    import spacy
+
+    from notereader.pipeline.context import ContextRules, assess, find_cues
+    from notereader.pipeline.matcher import CLAUSE_MIN_COVER
+
+    nlp = spacy.blank("en")
+    rules = ContextRules(nlp)
+    doc = nlp.make_doc(text)
+    ctx = find_cues(doc, rules)
+    return assess(ctx, rules, 0, len(doc), 0, len(doc), min_cover=CLAUSE_MIN_COVER)
+
+
+@pytest.mark.parametrize("text", [
+    "His cousin lost his apartment in March and is sleeping in his car.",
+    "Client's older brother overdosed at a party on Saturday.",
+    "Cl told writer her best friend tried to kill herself last week.",
+    "His roommate's girlfriend was arrested for shoplifting.",
+    "Her friend Tanya has been drinking again and cl is worried.",
+])
+def test_another_person_as_subject_of_the_clause(text):
+    assert clause_context(text).has("other_person")
+
+
+@pytest.mark.parametrize("text", [
+    "Her nephew takes her Social Security check every month.",
+    "Her nephew has been taking money out of cl's account.",
+    "Cl was evicted and is now staying with her sister.",
+    "Her sister says the client has not eaten in days.",
+    "The landlord's son threatened to change the locks on cl.",
+])
+def test_the_client_stays_in_the_clause(text):
+    assert not clause_context(text).has("other_person")
+
+
+@pytest.mark.parametrize("text,axis", [
+    ("Cl says she has been sober since 2021 and goes to meetings weekly.", "resolved"),
+])
+def test_clause_contexts(text, axis):
+    assert clause_context(text).has(axis)
+
+
+@pytest.mark.parametrize("text", [
+    "He started using again last week after being clean since the spring.",
+    "When CM asked about food, cl opened a bare fridge and said the kids ate at school only.",
+    "There is an open warrant that still needs to be resolved before his hearing.",
+    "Her PO has since filed a violation report with the court.",
+])
+def test_clauses_that_stay_asserted(text):
+    a = clause_context(text)
+    assert not any(a.has(c) for c in ("negated", "historical", "hypothetical", "resolved", "other_person")), a.as_dict()
+
+
+@pytest.mark.parametrize("text,target", [
+    ("Her sister was evicted last month and is staying with a friend; cl asked for the 211 number.", "evicted"),
+    ("He said a friend from group attempted suicide last week and is in the hospital; he visited him Sunday.",
+     "attempted suicide"),
+    ("His brother is staying at the shelter after losing his apartment, and Marcus has been giving him bus passes.",
+     "shelter"),
+    ("His uncle is currently staying at the shelter downtown.", "shelter"),
+])
+def test_the_client_after_the_other_persons_clause_does_not_bring_the_mention_back(tagger, text, target):
+    assert tag(tagger, text, target)["other_person"]
+
+
+@pytest.mark.parametrize("text", [
+    "He has no history of suicide attempts.",
+    "CM reports no safety concerns with the children during the visit.",
+    "The abuse allegation was not substantiated.",
+    "She didn't miss a single group this month.",
+])
+def test_negations_that_reach_the_clause(text):
+    assert clause_context(text).has("negated")
+
+
+@pytest.mark.parametrize("text,target,axis", [
+    ("The bills are current, with no shut-off notices.", "shut-off notices", "negated"),
+    ("No signs of abuse were seen at the visit.", "signs of abuse", "negated"),
+    ("EPDS total 5; item 10 scored 0.", "item 10", "screening_negative"),
+])
+def test_a_cue_that_starts_before_an_overlapping_target_modifies_it(tagger, text, target, axis):
+    assert tag(tagger, text, target)[axis]
+
+
+def test_a_cue_inside_the_target_does_not_modify_it(tagger):
+    assert not tag(tagger, "There was no food in the house.", "no food in the house")["negated"]
+
+
+@pytest.mark.parametrize("text,axis", [
+    ("Cl mentioned his electric was shut off back in 2024 before he got on budget billing.", "historical"),
+    ("Cl was unsheltered for most of 2025 before the program housed her.", "historical"),
+    ("Cl has 3 yrs clean from meth and goes to NA on Tuesdays.", "resolved"),
+])
+def test_past_years_and_sobriety_time_reach_the_clause(text, axis):
+    assert clause_context(text).has(axis)
+
+
+def test_a_sober_spell_that_ended_is_not_resolved():
+    a = clause_context("Cl admitted he used heroin Saturday night after eight months clean.")
+    assert not a.has("resolved") and not a.has("historical")
+
+
+def test_after_does_not_end_a_historical_scope():
+    assert clause_context("In 2020 he was hospitalized after cutting himself.").has("historical")

@@ -141,3 +141,20 @@ def test_a_raised_risk_brings_the_theme_it_implies(reader):
     assert "safety" in themes
     implied = reader.ruleset.by_id()["safety"].implied_by
     assert "domestic_violence" in implied
+
+
+def test_goal_matching_uses_the_life_area_of_goal_and_clause(reader):
+    """A goal about ID documents is matched to the clause about a birth certificate, not to small talk."""
+    from notereader.notes import Note
+
+    text = ("Cl talked about her weekend with her kids at the park. "
+            "Cl picked up her certified birth certificate from vital records on Monday.")
+    docs = list(reader.nlp.pipe(reader._docs([Note("g1", text, (("G1", "Obtain a state photo ID"),))])))
+    profiles = docs[0]._.theme_profiles
+    assert set(profiles) >= {"Obtain a state photo ID"}
+    for v in profiles.values():
+        assert abs(float(v @ v) - 1.0) < 1e-9 or float(v @ v) == 0.0
+    a = reader.analyze(Note("g1", text, (("G1", "Obtain a state photo ID"),)))
+    (goal,) = a["goals"]
+    assert "birth certificate" in goal["citations"][0]["quote"]
+    assert -1.0 <= goal["score"] <= 1.0

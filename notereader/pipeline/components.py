@@ -91,6 +91,11 @@ class RubricMatcher:
                 doc._.clause_matrix = (np.array([vectors[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64)
                                        if clauses else np.zeros((0, 0)))
                 doc._.rubric_hits = self.index.match_doc(doc)
+                if doc._.plan_goals:
+                    texts_here = sorted({doc.text[c.start:c.end] for c in clauses}
+                                        | {t for _gid, t in doc._.plan_goals if t.strip()})
+                    doc._.theme_profiles = self.index.theme_profiles(
+                        np.array([vectors[t] for t in texts_here], dtype=np.float64), texts_here)
                 yield doc
 
 

@@ -27,6 +27,11 @@ from spacy.tokens import Doc
 
 from notereader.paths import PIPELINE_DATA_DIR
 
+# Words that open a new clause with its own subject after "and" or a comma.
+NEW_SUBJECT = frozenset({"she", "he", "they", "that", "cl", "client", "pt", "participant", "writer", "cm"})
+# Where a clause's subject can start: after these, or after a reporting verb
+# and its listener ("cl told writer her sister ...").
+SUBJECT_BOUNDARY = frozenset({"that", ",", "and", "when", "while", "writer", "cm", "staff", "worker", "me", "us"})
 CATEGORIES = ("negated", "historical", "hypothetical", "other_person", "resolved", "screening_negative")
 DIRECTIONS = ("forward", "backward", "bidirectional")
 RULES_PATH = PIPELINE_DATA_DIR / "context_rules.yaml"
@@ -104,6 +109,15 @@ class ContextRules:
             self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
         self.terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.terminators.add("term", [nlp.make_doc(str(t)) for t in data["terminators"]])
+        self.category_terminators: dict[str, PhraseMatcher] = {}
+        for cat, words in (data.get("category_terminators") or {}).items():
+            if cat not in CATEGORIES:
+                raise ValueError(f"{path}: category_terminators has unknown category {cat!r}")
+            m = PhraseMatcher(nlp.vocab, attr="LOWER")
+            m.add(cat, [nlp.make_doc(str(t)) for t in words])
+            self.category_terminators[cat] = m
+        self.time_terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.time_terminators.add("time", [nlp.make_doc(str(t)) for t in data.get("time_terminators", [])])
         scr = data["screening"]
         self.instruments = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.instruments.add("instrument", [nlp.make_doc(str(t)) for t in scr["instruments"]])
@@ -112,11 +126,14 @@ class ContextRules:
         op = data["other_person"]
         self.reporting_verbs = {str(v).lower() for v in op["reporting_verbs"]}
         self.client_refs = {str(v).lower() for v in op["client_refs"]}
+        self.person_nouns = {str(v).lower() for v in op.get("person_nouns", [])}
+        self.subject_lead = {str(v).lower() for v in op.get("subject_lead", [])}
         self.year = Matcher(nlp.vocab)
+        past_year = {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}
         self.year.add(
             "year",
-            [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till"]}},
-              {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}]],
+            [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till", "of"]}}, past_year],
+             [{"LOWER": "back"}, {"LOWER": "in"}, past_year]],  # longer than the "back in" cue, so it wins
         )
 
 
@@ -132,7 +149,9 @@ class DocContext:
 
     doc: Doc
     cues: list[Cue]
-    terminator_tokens: set[int]
+    terminator_tokens: set[int]     # every scope stops here (time terminators included)
+    time_terminators: set[int]      # "now", "currently": these do not stop another person's scope
+    category_stops: dict[str, set[int]]  # terminators that end one category's scope only
     clean_of: list[int]
     header_cues: set[int]
     source_text: str
@@ -189,6 +208,11 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     terms: set[int] = set()
     for _key, start, end in rules.terminators(doc):
         terms.update(range(start, end))
+    times: set[int] = set()
+    for _key, start, end in rules.time_terminators(doc):
+        times.update(range(start, end))
+    times -= terms
+    terms |= times
     headers: set[int] = set()
     for i, tok in enumerate(doc):
         if tok.text == ";" or (tok.text == ":" and any(t.text.isupper() and len(t.text) > 1 for t in doc[max(0, i - 3):i])):
@@ -197,7 +221,8 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
             headers.add(cue.start)
             terms.discard(cue.end)
-    return DocContext(doc, cues, terms, clean_of, headers, original.text, spans)
+    category_stops = {cat: {t for _k, a, b in m(doc) for t in range(a, b)} for cat, m in rules.category_terminators.items()}
+    return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, original.text, spans)
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
@@ -207,34 +232,80 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
         while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
             j += 1
         return cue.start, cue.start, cue.end, j
+    stops = ctx.terminator_tokens | ctx.category_stops.get(cue.rule.category, set())
+    if cue.rule.category == "other_person":
+        stops = stops - ctx.time_terminators
     before_a = cue.start
     if cue.rule.direction in ("backward", "bidirectional"):
         j = cue.start - 1
-        while j >= lo and j not in ctx.terminator_tokens and cue.start - j <= cue.rule.max_scope:
+        while j >= lo and j not in stops and cue.start - j <= cue.rule.max_scope:
             j -= 1
         before_a = j + 1
     after_d = cue.end
     if cue.rule.direction in ("forward", "bidirectional"):
         j = cue.end
-        while j < hi and j not in ctx.terminator_tokens and j - cue.end < cue.rule.max_scope:
+        while j < hi and j not in stops and j - cue.end < cue.rule.max_scope:
             j += 1
         after_d = j
     return before_a, cue.start, cue.end, after_d
 
 
-def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, hi: int) -> bool:
+def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, lo: int, hi: int,
+                          clause_mode: bool = False) -> bool:
+    """Is the other person the one the target is about?
+
+    The person must come before the target (for a whole clause as target: be
+    the clause's subject, see ``_is_subject``), must not be reporting about
+    the client ("her sister said ..."), and the rest of the clause must not
+    bring the client back in ("her nephew takes her check").
+    """
     doc = ctx.doc
-    if cue.start >= target_start:
+    if cue.start >= target_start and not (clause_mode and _is_subject(ctx, rules, cue, target_start)):
         return False
     nxt = cue.end
-    if nxt < len(doc) and (doc[nxt].lower_ in rules.reporting_verbs or doc[nxt].lower_ in ("'s", "’s")):
-        return False  # reported speech ("her sister said ..."), or a modifier ("his uncle's funeral")
-    for k in range(cue.end, hi):
+    if nxt < len(doc) and doc[nxt].lower_ in rules.reporting_verbs:
+        return False  # reported speech: "her sister said ..."
+    if nxt < len(doc) and doc[nxt].lower_ in ("'s", "’s"):
+        owned = doc[nxt + 1].lower_ if nxt + 1 < len(doc) else ""
+        if owned not in rules.person_nouns and not _is_subject(ctx, rules, cue, lo):
+            return False  # a modifier ("after his uncle's funeral he ..."), unless it names a person
+            # ("his coworker's wife") or opens the subject ("her brother's car was repossessed")
+        nxt += 2
+    for k in range(nxt, hi):
         w = doc[k].lower_
+        if k in ctx.terminator_tokens and k not in ctx.time_terminators:
+            break  # "; cl asked for ...": what follows is outside the other person's clause
+        if w in ("and", ",") and k + 1 < hi and (doc[k + 1].lower_ in NEW_SUBJECT or doc[k + 1].is_title):
+            break  # "... and cl is worried", "..., and Terrence gives him": a new clause with its own subject
+        if clause_mode and w in ("herself", "himself"):
+            continue  # a reflexive refers back to the subject, here the other person
         if w in rules.client_refs:
             return False
         if w == "her" and k > target_start:
-            return False  # "her nephew takes her check": the client is back in the clause
+            following = doc[k + 1].lower_ if k + 1 < len(doc) else ""
+            if following not in rules.person_nouns:
+                return False  # "her nephew takes her check": the client is back in the clause
+    return True
+
+
+def _is_subject(ctx: DocContext, rules: ContextRules, cue: Cue, clause_start: int) -> bool:
+    """Does the cue open its clause's subject ("Her sister in the next town was evicted")?
+
+    Counting back from the cue to the clause start, or to a reporting verb or
+    "that" ("cl mentioned her brother relapsed"), only a few determiners,
+    possessives or names may come first.
+    """
+    doc = ctx.doc
+    lead = 0
+    for k in range(cue.start - 1, clause_start - 1, -1):
+        w = doc[k].lower_
+        if w in rules.reporting_verbs or w in SUBJECT_BOUNDARY:
+            break
+        if w not in rules.subject_lead and not (doc[k].is_title and not doc[k].is_stop):
+            return False
+        lead += 1
+        if lead > 3:
+            return False
     return True
 
 
@@ -259,7 +330,6 @@ def assess(
     result = Assertion()
     target_start, target_end = ctx.to_clean(target_start, target_end)
     sent_start, sent_end = ctx.to_clean(sent_start, sent_end)
-    n_target = max(1, target_end - target_start)
     for cue in ctx.cues:
         if cue.end <= sent_start or cue.start >= sent_end:
             continue
@@ -268,23 +338,38 @@ def assess(
             continue
         if min_cover and cue.rule.weak:
             continue
-        if cue.start < target_end and cue.end > target_start and min_cover == 0.0:
-            continue  # a cue never modifies a target it overlaps
+        if cue.start < target_end and cue.end > target_start and min_cover == 0.0 and cue.start >= target_start:
+            continue  # a cue never modifies a target it overlaps from inside ("no food" is the risk);
+            # one that starts before it does ("no shut-off" before "shut-off notice")
         a, b, c, d = _scope(ctx, cue, sent_start, sent_end)
         covered = set(range(a, b)) | set(range(c, d))
         covered -= set(range(cue.start, cue.end))
         hit = len(covered & set(range(target_start, target_end)))
         if hit == 0:
             continue
-        if min_cover and hit / n_target < min_cover:
+        if min_cover and _word_cover(ctx, cue, covered, target_start, target_end) < min_cover:
             continue
-        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_end):
+        if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_start, sent_end,
+                                                               clause_mode=min_cover > 0):
             continue
         result.cues[cat] = cue
     scr = screening_in(ctx, rules, sent_start, sent_end, target_start, target_end)
     if scr is not None:
         result.cues["screening_negative"] = scr
     return result
+
+
+def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int, target_end: int) -> float:
+    """Share of the target's words, other than the cue's own, that the cue's scope reaches.
+
+    Punctuation, quote marks and the cue itself do not count: in "He has no
+    history of suicide attempts." the cue reaches 2 of the 4 other words.
+    """
+    words = [k for k in range(target_start, target_end)
+             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)]
+    if not words:
+        return 1.0
+    return sum(1 for k in words if k in covered) / len(words)
 
 
 def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end: int,

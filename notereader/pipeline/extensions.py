@@ -13,6 +13,7 @@ DOC_EXTENSIONS = (
     "clause_vectors",  # dict[str, np.ndarray]: clause and goal text -> unit vector
     "clause_matrix",   # np.ndarray: one row per clause, in clause order
     "rubric_hits",     # list[matcher.UnitHit]: per clause and rubric, raised or suppressed
+    "theme_profiles",  # dict[str, np.ndarray]: clause or goal text -> unit vector of theme scores
     "goal_hits",       # list[goals.GoalSignal]
 )
 

@@ -1,7 +1,10 @@
 """Goal matching: which plan goals a note speaks to, and in which direction.
 
 A clause speaks to a goal when its vector is near the goal's text (rounded
-cosine >= GOAL_THRESHOLD). Among the CANDIDATES nearest clauses within
+cosine >= GOAL_THRESHOLD). Clauses are ranked by that cosine plus
+THEME_WEIGHT times the cosine of their theme profiles (the theme rubrics'
+scores: a goal about ID and a clause about a birth certificate share
+documentation_id). Among the CANDIDATES nearest clauses within
 MARGIN of the best, the one chosen is the nearest once a bonus for showing
 movement (1 - p(mentioned)) is added, since a note's mention of a goal that
 moved is what a case worker wants surfaced.
@@ -31,6 +34,8 @@ from notereader.version import SCORE_DECIMALS
 
 GOAL_CUES_PATH = PIPELINE_DATA_DIR / "goal_cues.yaml"
 GOAL_THRESHOLD = 0.2
+# Weight of the theme-profile cosine (same life area) added to the meaning cosine.
+THEME_WEIGHT = 0.2
 CANDIDATES = 3
 MARGIN = 0.1
 MOVEMENT_BONUS = 0.4
@@ -113,6 +118,16 @@ class DirectionModel:
         return np.round(e / e.sum(axis=1, keepdims=True), SCORE_DECIMALS)
 
 
+def _theme_similarity(doc: Doc, goal_text: str) -> np.ndarray:
+    """Cosine between the goal's theme profile and each clause's (zeros when not available)."""
+    profiles = doc._.theme_profiles or {}
+    clauses = doc._.segmentation.clauses
+    g = profiles.get(goal_text)
+    if g is None:
+        return np.zeros(len(clauses))
+    return np.array([float(profiles[doc.text[c.start:c.end]] @ g) for c in clauses])
+
+
 def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
@@ -127,10 +142,11 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         if goal_id in seen or not text.strip():
             continue
         seen.add(goal_id)
-        sims = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
+        meaning = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
+        if float(np.max(meaning)) < GOAL_THRESHOLD:
+            continue  # the note never comes near the goal in meaning
+        sims = np.round(meaning + THEME_WEIGHT * _theme_similarity(doc, text), SCORE_DECIMALS)
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
-        if sims[order[0]] < GOAL_THRESHOLD:
-            continue
         near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
         i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2])), SCORE_DECIMALS), -k))
         p = probs[i]
@@ -139,5 +155,5 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         cue_d = clause_direction(doc, cues, cs, ce)
         if cue_d != "mentioned" and p[DIRECTIONS.index(cue_d)] >= CUE_SUPPORT:
             d = cue_d
-        out.append(GoalSignal(goal_id, d, float(sims[i]), (i,)))
+        out.append(GoalSignal(goal_id, d, float(meaning[i]), (i,)))
     return out

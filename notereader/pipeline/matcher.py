@@ -107,6 +107,21 @@ class RubricIndex:
             best_idx[better, owner] = j
         return probs, best_idx
 
+    def theme_profiles(self, vectors: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
+        """Each text's theme scores as a unit vector: which life areas it is about.
+
+        Goal matching compares a plan goal with a clause by these as well as
+        by meaning ("Obtain a state ID" and "ordered her birth certificate"
+        are both about documentation).
+        """
+        cols = [i for i, r in enumerate(self.rubrics) if r.kind == "theme"]
+        if not texts or not cols:
+            return {}
+        probs = np.round(self.classifiers.predict(vectors, texts)[:, cols], SCORE_DECIMALS)
+        norms = np.linalg.norm(probs, axis=1, keepdims=True)
+        unit = probs / np.where(norms > 0, norms, 1.0)
+        return dict(zip(texts, unit))
+
     def match_doc(self, doc: Doc) -> list[UnitHit]:
         seg = doc._.segmentation
         ctx = doc._.context

@@ -1,0 +1,46 @@
+"""Which clauses a finding cites: observations before the worker's assessment and plan."""
+
+from __future__ import annotations
+
+import spacy
+
+from notereader.analysis import MAX_CITATIONS, _cite
+from notereader.pipeline.components import SEGMENTER
+
+NOTE = (
+    "D: Cl said the landlord taped a notice to her door telling her to be out by Friday.\n"
+    "A: Imminent loss of housing. Cl has no savings to cover a move.\n"
+    "P: CM will call the landlord and refer cl to legal aid. Shelter list given.\n"
+)
+
+
+def _doc(text: str):
+    nlp = spacy.blank("en")
+    nlp.add_pipe(SEGMENTER)
+    return nlp(text)
+
+
+def _clause_of(doc, needle: str) -> int:
+    return next(c.index for c in doc._.segmentation.clauses if needle in doc.text[c.start:c.end])
+
+
+def test_observed_clause_is_cited_before_higher_scored_assessment_and_plan():
+    doc = _doc(NOTE)
+    seen = _clause_of(doc, "taped a notice")
+    response = [_clause_of(doc, s) for s in ("Imminent loss", "no savings", "legal aid", "Shelter list")]
+    cites = _cite(doc, [(0.99, ci) for ci in response] + [(0.6, seen)])
+    assert cites[0]["quote"].startswith("Cl said the landlord")
+    assert len(cites) == MAX_CITATIONS
+
+
+def test_without_sections_the_strongest_clauses_are_cited():
+    doc = _doc("Cl was told to leave the unit by Friday. She has nowhere to go. Her son starts school Monday.")
+    clauses = doc._.segmentation.clauses
+    cites = _cite(doc, [(0.5, clauses[2].index), (0.9, clauses[1].index)])
+    assert [c["quote"] for c in cites] == [doc.text[clauses[1].start:clauses[1].end], doc.text[clauses[2].start:clauses[2].end]]
+
+
+def test_only_the_top_clauses_are_cited():
+    doc = _doc(NOTE)
+    scored = [(0.9, c.index) for c in doc._.segmentation.clauses]
+    assert len(_cite(doc, scored)) == min(MAX_CITATIONS, len(scored))
