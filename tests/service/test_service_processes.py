@@ -162,8 +162,12 @@ def test_rescore_with_a_new_rubric_version_keeps_old_analyses_and_serves_the_new
     new_rubrics = tmp_path / "rubrics"
     shutil.copytree(Path(service.runtime.ruleset.directory), new_rubrics)
     path = new_rubrics / "transportation.yaml"
-    path.write_text(path.read_text().replace("version: 1", "version: 2", 1)
-                    .replace("  - bus pass\n", "  - bus pass\n  - rides from neighbours\n", 1))
+    import re
+
+    bumped = re.sub(r"^version: (\d+)$", lambda m: f"version: {int(m.group(1)) + 1}", path.read_text(), count=1,
+                    flags=re.MULTILINE)
+    new_version = int(re.search(r"^version: (\d+)$", bumped, re.MULTILINE).group(1))
+    path.write_text(bumped.replace("  - bus pass\n", "  - bus pass\n  - rides from neighbours\n", 1))
     assert subprocess.run([sys.executable, "-m", "notereader", "rubrics", "lock", "--rubrics", str(new_rubrics)],
                           capture_output=True).returncode == 0
     # Workers and API are restarted on the new rubrics.
@@ -187,7 +191,7 @@ def test_rescore_with_a_new_rubric_version_keeps_old_analyses_and_serves_the_new
         for nid in ids:
             after = client.get(f"/v1/notes/{nid}/analysis", headers=service.headers("acme")).json()
             assert after["provenance"]["ruleset"]["sha256"] == runtime.ruleset.sha256
-            assert after["provenance"]["ruleset"]["rubrics"]["transportation"]["version"] == 2
+            assert after["provenance"]["ruleset"]["rubrics"]["transportation"]["version"] == new_version
             assert before[nid]["provenance"]["ruleset"]["sha256"] != runtime.ruleset.sha256
             with runtime.sessions() as s:
                 from notereader.store.models import NoteRevision
