@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from rq import Retry, get_current_job
+from rq import get_current_job
 from sqlalchemy import select
 
 from notereader.notes import Note
@@ -101,11 +101,7 @@ def analyze_revision(revision_id: int) -> dict[str, Any]:
         metrics.incr(rt.redis, "notes_analysed")
         metrics.observe_latency(rt.redis, seconds)
     if written.delivery_id is not None:
-        intervals = rt.settings.webhook_retry_intervals
-        rt.webhook_queue.enqueue("notereader.service.jobs.deliver_webhook", written.delivery_id,
-                                 job_id=f"webhook-{written.delivery_id}",
-                                 retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                                 failure_ttl=365 * 86400, description=f"write-back delivery {written.delivery_id}")
+        rt.enqueue_delivery(written.delivery_id)
     return {"analysis_id": written.analysis_id, "created": written.created, "fingerprint": analysis["fingerprint"],
             "worker_pid": ctx.pid, "load_id": ctx.load_id}
 

@@ -68,6 +68,18 @@ class Runtime:
         return sweep(session, self.queue, ruleset_sha, self.settings.analysis_retry_intervals,
                      timeout=self.settings.analysis_job_timeout_seconds)
 
+    def enqueue_delivery(self, delivery_id: int, *, again: int | None = None) -> None:
+        """Queue a write-back with the configured backoff; ``again`` (the attempts so far) for a redelivery."""
+        from rq import Retry
+
+        intervals = self.settings.webhook_retry_intervals
+        suffix = "" if again is None else f"-again-{again}"
+        self.webhook_queue.enqueue("notereader.service.jobs.deliver_webhook", delivery_id,
+                                   job_id=f"webhook-{delivery_id}{suffix}",
+                                   retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                                   failure_ttl=365 * 86400,
+                                   description=f"write-back delivery {delivery_id}{' (again)' if suffix else ''}")
+
     def close(self) -> None:
         self.engine.dispose()
         if "redis" in self.__dict__:

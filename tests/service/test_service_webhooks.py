@@ -69,6 +69,16 @@ def test_a_delivery_that_never_succeeds_stays_listed_as_dead(service):
     assert service.runtime.webhook_queue.failed_job_registry.count >= 1
     listed = service.client.get("/v1/webhooks/dead-letters", headers=service.headers("admin")).json()
     assert any(x["delivery_id"] == d.id for x in listed["items"])
+    # the receiver is fixed; an admin sends the dead delivery again
+    service.receiver.failures_left[note_id] = 0
+    r = service.client.post(f"/v1/webhooks/dead-letters/{d.id}/redeliver", headers=service.headers("admin"))
+    assert r.status_code == 202
+
+    def delivered():
+        with service.runtime.sessions() as s:
+            return s.get(WebhookDelivery, d.id).status == "delivered"
+    wait_for(delivered, 30, what="the redelivery")
+    assert service.receiver.for_note(note_id)[-1]["status"] == 200
 
 
 def test_an_older_result_never_reaches_the_case_record_after_a_newer_one(service):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from rq import Retry
 from sqlalchemy import select
 
 from notereader.api.deps import Admin, RuntimeDep, SessionDep
@@ -37,9 +36,5 @@ def redeliver(delivery_id: int, principal: Admin, session: SessionDep, rt: Runti
     audit.append(session, actor=principal.actor, role=principal.role, action="webhook.redeliver",
                  target=f"delivery:{delivery_id}")
     session.flush()
-    intervals = rt.settings.webhook_retry_intervals
-    rt.webhook_queue.enqueue("notereader.service.jobs.deliver_webhook", delivery_id,
-                             job_id=f"webhook-{delivery_id}-again-{d.attempts}",
-                             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                             failure_ttl=365 * 86400, description=f"write-back delivery {delivery_id} (again)")
+    rt.enqueue_delivery(delivery_id, again=d.attempts)
     return {"delivery_id": delivery_id, "status": "pending"}
