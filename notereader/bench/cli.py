@@ -42,7 +42,7 @@ def _print_service(sv: dict[str, Any]) -> None:
             print(f"    worker peak RSS {w['peak_rss_mib']} MiB")
     rs = sv.get("rescore")
     if rs:
-        print(f"  rescore: {rs['done']}/{rs['total']} notes in {rs['seconds']} s ({rs['notes_per_s']} notes/s) "
+        print(f"  rescore: {rs['analysed']}/{rs['notes']} notes on the new rubrics in {rs['seconds']} s ({rs['notes_per_s']} notes/s) "
               f"after a version bump of {rs['rubric']}")
 
 

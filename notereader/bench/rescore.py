@@ -89,10 +89,26 @@ def run_rescore(opts: Any, workdir: Path) -> dict[str, Any]:
         listed_seconds = time.monotonic() - t0
         final = wait_for_rescore(st.runtime, started.job_id, stream=sys.stderr if opts.progress else None,
                                  timeout=opts.drain_timeout * 10)
+        # A worker's start-up sweep can analyse some stored notes before the rescore lists them
+        # (they had no analysis at all), so the figure is the time until every stored note has
+        # an analysis under the new rubrics, whichever path queued it.
+
+        def analysed_under_new() -> int:
+            from sqlalchemy import func, select
+
+            from notereader.store.models import Analysis
+
+            with st.runtime.sessions() as s:
+                return int(s.scalar(select(func.count(func.distinct(Analysis.revision_id))).where(
+                    Analysis.ruleset_sha256 == st.runtime.ruleset.sha256)) or 0)
+
+        wait_until(lambda: analysed_under_new() >= opts.rescore_notes, opts.drain_timeout * 10,
+                   "every stored note to be analysed under the new rubrics", 0.5)
+        analysed = analysed_under_new()
         seconds = time.monotonic() - t0
         memory = st.memory()
     return {"notes": opts.rescore_notes, "workers": opts.rescore_workers, "rubric": opts.rescore_rubric,
             "worker_start_seconds": round(load_seconds, 1), "store_seconds": round(store_seconds, 1),
             "list_seconds": round(listed_seconds, 1), "seconds": round(seconds, 1),
-            "total": final["total"], "done": final["done"], "status": final["status"],
-            "notes_per_s": round(final["done"] / seconds, 2) if seconds else None, "memory": memory}
+            "total": final["total"], "done": final["done"], "status": final["status"], "analysed": analysed,
+            "notes_per_s": round(analysed / seconds, 2) if seconds else None, "memory": memory}
