@@ -42,14 +42,20 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def record_refusal(session: Session, rt: Runtime, request: Request, status: int, message: str,
+                   principal: Principal | None, target: str | None = None) -> None:
+    """Audit one refused call in ``session``'s transaction and count it."""
+    audit.append(session, actor=principal.actor if principal else "anonymous",
+                 role=principal.role if principal else None, action=f"{request.method} {request.url.path}",
+                 target=target, outcome=f"refused:{status}", detail={"reason": message})
+    metrics.incr(rt.redis, "requests_refused")
+
+
 def refuse(rt: Runtime, request: Request, status: int, message: str, principal: Principal | None,
            target: str | None = None) -> HTTPException:
     """Audit a refused call (in its own transaction) and build the error to raise."""
     with rt.sessions() as session, session.begin():
-        audit.append(session, actor=principal.actor if principal else "anonymous",
-                     role=principal.role if principal else None, action=f"{request.method} {request.url.path}",
-                     target=target, outcome=f"refused:{status}", detail={"reason": message})
-    metrics.incr(rt.redis, "requests_refused")
+        record_refusal(session, rt, request, status, message, principal, target)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return HTTPException(status, message, headers=headers)
 

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from notereader.service import audit, metrics
+from notereader.api.deps import record_refusal
 from notereader.service.auth import Principal
 from notereader.service.runtime import Runtime
 
@@ -30,8 +30,6 @@ def not_found(what: str, key: str) -> JSONResponse:
 
 def hidden(session: Session, rt: Runtime, request: Request, principal: Principal, what: str, key: str) -> JSONResponse:
     """Audit the refusal, then answer exactly as if the record did not exist."""
-    audit.append(session, actor=principal.actor, role=principal.role, action=f"{request.method} {request.url.path}",
-                 target=f"{what}:{key}", outcome="refused:404",
-                 detail={"reason": f"{what} belongs to another team or case system"})
-    metrics.incr(rt.redis, "requests_refused")
+    record_refusal(session, rt, request, 404, f"{what} belongs to another team or case system", principal,
+                   target=f"{what}:{key}")
     return not_found(what, key)
