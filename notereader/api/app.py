@@ -4,7 +4,8 @@ Every error body is JSON. Validation errors are 422 with
 ``{"detail": [{"field", "message", "type"}]}`` naming each bad field (the
 submitted value is never echoed back: it may be note text). Broken JSON is
 400, a non-JSON body 415, a body over the configured limit 413; none of
-them stores or enqueues anything.
+them stores or enqueues anything. The pages under /pages (see
+``notereader.api.pages``) answer in HTML and also accept form posts.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from notereader.api.routers import audit, flags, notes, ops, rescore, tokens, webhooks
+from notereader.api.pages import mount_pages
+from notereader.api.routers import audit, flags, notes, ops, rescore, rubrics, tokens, webhooks
 from notereader.service.runtime import Runtime
 from notereader.version import ENGINE_VERSION
 
 log = logging.getLogger("notereader.api")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# The pages' forms post these; the JSON API accepts only application/json.
+PAGE_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 class BodyLimit:
@@ -45,7 +49,8 @@ class BodyLimit:
             await _send_json(send, 413, {"detail": f"request body is {length} bytes; the limit is {self.max_bytes}"})
             return
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if (length is None or length != "0") and ctype != "application/json":
+        page_form = scope["path"].startswith("/pages/") and ctype in PAGE_FORM_TYPES
+        if (length is None or length != "0") and ctype != "application/json" and not page_form:
             await _send_json(send, 415, {"detail": f"content type {ctype or '(none)'!r} is not accepted; send application/json"})
             return
         # Read the whole body (at most max_bytes) before any route sees it, so an
@@ -123,10 +128,12 @@ def create_app(runtime: Runtime) -> FastAPI:
                     "exact sentences. Authenticate with `Authorization: Bearer <token>` (`notereader tokens create`).",
     )
     app.state.runtime = runtime
-    for r in (notes.router, flags.router, audit.router, rescore.router, tokens.router, webhooks.router, ops.router):
+    for r in (notes.router, flags.router, audit.router, rescore.router, rubrics.router, tokens.router, webhooks.router,
+              ops.router):
         app.include_router(r)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, database_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    mount_pages(app)  # HTML pages under /pages, with their own security headers
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,18 +11,10 @@ from sqlalchemy import select
 from notereader.api.deps import Auditor, SessionDep
 from notereader.api.visibility import not_found
 from notereader.service import audit
+from notereader.service.trace import trace_finding
 from notereader.store.models import AuditRecord, Finding
 
 router = APIRouter(prefix="/v1", tags=["audit"])
-
-
-def _paragraph(text: str, start: int, end: int) -> dict[str, Any]:
-    """The blank-line-delimited paragraph around [start, end), with its offsets."""
-    p_start = text.rfind("\n\n", 0, start)
-    p_start = 0 if p_start < 0 else p_start + 2
-    p_end = text.find("\n\n", end)
-    p_end = len(text) if p_end < 0 else p_end
-    return {"start": p_start, "end": p_end, "text": text[p_start:p_end]}
 
 
 @router.get("/findings/{finding_id}/trace")
@@ -33,28 +24,11 @@ def trace(finding_id: int, principal: Auditor, session: SessionDep) -> Any:
     finding = session.get(Finding, finding_id)
     if finding is None:
         return not_found("finding", str(finding_id))
-    analysis = finding.analysis
-    revision = analysis.revision
-    text = revision.text
-    citations = []
-    for c in finding.citations:
-        actual = text[c["start"]:c["end"]]
-        citations.append({**c, "verified": actual == c["quote"], "paragraph": _paragraph(text, c["start"], c["end"])})
-    body = json.loads(analysis.body)
-    rv = finding.rubric_version
+    traced = trace_finding(finding)
     audit.append(session, actor=principal.actor, role=principal.role, action="finding.trace", target=f"finding:{finding_id}",
-                 detail={"note_id": revision.note_id, "revision": revision.revision, "analysis_id": analysis.id})
-    return {
-        "finding_id": finding.id, "kind": finding.kind, "rubric_id": finding.rubric_id, "goal_id": finding.goal_id,
-        "severity": finding.severity, "direction": finding.direction, "score": finding.score,
-        "note": {"note_id": revision.note_id, "revision": revision.revision, "text_sha256": revision.text_sha256},
-        "citations": citations,
-        "all_verified": all(c["verified"] for c in citations),
-        "rubric": None if rv is None else {"rubric_id": rv.rubric_id, "version": rv.version,
-                                           "content_sha256": rv.content_sha256, "text": rv.text},
-        "analysis": {"analysis_id": analysis.id, "fingerprint": analysis.fingerprint, "created_at": analysis.created_at},
-        "provenance": body["provenance"],
-    }
+                 detail={"note_id": traced["note"]["note_id"], "revision": traced["note"]["revision"],
+                         "analysis_id": traced["analysis"]["analysis_id"]})
+    return traced
 
 
 @router.get("/audit")

@@ -15,13 +15,12 @@ from notereader.api.schemas import FlagItem, FlagOut, FlagStatus, ReviewIn, Revi
 from notereader.api.visibility import hidden, not_found
 from notereader.service import audit
 from notereader.service.results import SEVERITY_RANK
-from notereader.store.models import Client, Flag, FlagReview, Note
-from notereader.store.types import utcnow
+from notereader.service.reviews import FlagClosed
+from notereader.service.reviews import review_flag as apply_review
+from notereader.service.riskqueue import QueueFilter, queue_select
+from notereader.store.models import Client, Flag, Note
 
 router = APIRouter(prefix="/v1", tags=["risk queue"])
-
-TRANSITIONS = {"acknowledge": "acknowledged", "escalate": "escalated", "dismiss": "dismissed", "resolve": "resolved"}
-CLOSED = {"dismissed", "resolved"}
 
 
 def _encode_cursor(flag: Flag) -> str:
@@ -70,21 +69,14 @@ def risk_queue(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, [{"field": name, "message": "needs a timezone, e.g. 2026-11-20T00:00:00Z", "type": "value_error"}])
-    statuses = status or ["open", "acknowledged", "escalated"]
-    q = (select(Flag, Note, Client).join(Note, Note.note_id == Flag.note_id).join(Client, Client.client_id == Flag.client_id)
-         .where(Flag.team.in_(teams), Flag.status.in_(statuses), Flag.severity_rank >= SEVERITY_RANK[min_severity]))
-    if client_id:
-        q = q.where(Flag.client_id == client_id)
-    if since:
-        q = q.where(Flag.written_at >= since)
-    if until:
-        q = q.where(Flag.written_at < until)
+    q = queue_select(QueueFilter(teams=tuple(teams), statuses=tuple(status) if status else QueueFilter.statuses,
+                                 min_rank=SEVERITY_RANK[min_severity], client_id=client_id, since=since, until=until))
     if cursor:
         rank, written, fid = _decode_cursor(cursor)
         q = q.where(or_(Flag.severity_rank < rank,
                         and_(Flag.severity_rank == rank, Flag.written_at < written),
                         and_(Flag.severity_rank == rank, Flag.written_at == written, Flag.id > fid)))
-    q = q.order_by(Flag.severity_rank.desc(), Flag.written_at.desc(), Flag.id).limit(limit + 1)
+    q = q.limit(limit + 1)
     rows = session.execute(q).all()
     titles = {r.id: r.title for r in rt.ruleset.rubrics}
     items = [_item(f, n, c, titles.get(f.rubric_id)) for f, n, c in rows[:limit]]
@@ -122,17 +114,9 @@ def review_flag(flag_id: int, body: ReviewIn, principal: Supervisor, session: Se
         return not_found("flag", str(flag_id))
     if not principal.sees_team(flag.team):
         return hidden(session, rt, request, principal, "flag", str(flag_id))
-    if flag.status in CLOSED:
+    try:
+        apply_review(session, flag, body.action, body.reason, principal)
+    except FlagClosed as exc:
         return Response(status_code=409, media_type="application/json", content=json.dumps({"detail": [{
-            "field": "action", "message": f"flag {flag_id} is {flag.status}; a closed flag is not reviewed again",
-            "type": "conflict"}]}))
-    now = utcnow()
-    to_status = TRANSITIONS[body.action]
-    session.add(FlagReview(flag_id=flag.id, action=body.action, reason=body.reason, actor=principal.actor,
-                           from_status=flag.status, to_status=to_status, at=now))
-    audit.append(session, actor=principal.actor, role=principal.role, action="flag.review", target=f"flag:{flag_id}",
-                 detail={"action": body.action, "from": flag.status, "to": to_status})
-    flag.status, flag.updated_at = to_status, now
-    session.flush()
-    session.refresh(flag)
+            "field": "action", "message": str(exc), "type": "conflict"}]}))
     return _flag_out(flag)
