@@ -198,3 +198,29 @@ def test_rubric_quality_json_and_page(service):
     assert "/v1/rubrics/quality" in service.client.get("/openapi.json").json()["paths"]
     page = page_client(service, "analyst").get("/pages/rubrics/quality")
     assert page.status_code == 200 and "quoted a song" in page.text
+
+
+@pytest.mark.slow
+def test_rubric_impact_lists_the_flags_an_edited_rubric_would_gain(service):
+    """Compiles an edited rubric set on the worker (about 90 s the first time on a machine)."""
+    from notereader.paths import rubrics_dir
+
+    text = "At the visit Mr. D kept repeating the word quillfrond and would not explain it."
+    _r, body = service.post_note(text=text)
+    service.analysis(body["note_id"])
+    edited = (rubrics_dir(None) / "housing_loss.yaml").read_text(encoding="utf-8").replace(
+        "phrases:\n", "phrases:\n  - quillfrond\n", 1)
+    analyst = page_client(service, "analyst")
+    form = analyst.get("/pages/rubrics/impact")
+    bad = analyst.post("/pages/rubrics/impact", data={"csrf": csrf_of(form.text)},
+                       files=[("files", ("housing_loss.yaml", b"id: [unclosed", "application/x-yaml"))])
+    assert bad.status_code == 422 and "housing_loss.yaml" in bad.text
+    r = analyst.post("/pages/rubrics/impact", data={"csrf": csrf_of(form.text)},
+                     files=[("files", ("housing_loss.yaml", edited.encode(), "application/x-yaml"))],
+                     follow_redirects=False)
+    assert r.status_code == 303, r.text
+    done = wait_for(lambda: 'id="impact-summary"' in (p := analyst.get(r.headers["location"])).text and p, 600, 2,
+                    "the rubric impact check")
+    assert "changed rubrics: housing_loss" in done.text
+    gained = done.text.split("Flags gained", 1)[1].split("Flags lost", 1)[0]
+    assert body["note_id"] in gained and "quillfrond" in gained

@@ -78,4 +78,4 @@ def rerun(finding_id: int, request: Request, ps: SignedIn, rt: RuntimeDep, sessi
     job_id = enqueue_rerun(rt, finding.analysis_id)
     audit.append(session, actor=ps.principal.actor, role=ps.principal.role, action="finding.rerun",
                  target=f"finding:{finding_id}", detail={"analysis_id": finding.analysis_id, "job_id": job_id})
-    return RedirectResponse(f"/pages/findings/{finding_id}/trace?check={job_id}#rerun", status_code=303)
+    return RedirectResponse(f"/pages/findings/{finding_id}/trace?check={job_id}", status_code=303)
