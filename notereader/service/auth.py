@@ -55,8 +55,17 @@ def create_token(session: Session, *, role: str, name: str, teams: list[str], pe
     return row, token
 
 
-def authenticate(session: Session, token: str, pepper: str) -> Principal | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token, pepper)))
+def _usable(row: ApiToken | None) -> Principal | None:
+    """The principal of a token row that may still be used (one place for every validity rule)."""
     if row is None or row.revoked_at is not None:
         return None
     return Principal(row.id, row.name, row.role, tuple(row.teams))
+
+
+def authenticate(session: Session, token: str, pepper: str) -> Principal | None:
+    return _usable(session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token, pepper))))
+
+
+def principal_for_id(session: Session, token_id: int) -> Principal | None:
+    """The principal of token ``token_id`` if it may still be used (a page session re-checks it on every request)."""
+    return _usable(session.get(ApiToken, token_id))

@@ -7,7 +7,6 @@ Set NOTEREADER_SCREENSHOTS=docs/pages to write a screenshot of each page there a
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

@@ -25,9 +25,8 @@ from typing import Any
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from notereader.service.auth import Principal
+from notereader.service.auth import Principal, principal_for_id
 from notereader.service.runtime import Runtime
-from notereader.store.models import ApiToken
 
 SESSION_COOKIE = "nr_session"
 SIGNIN_COOKIE = "nr_signin"
@@ -74,10 +73,8 @@ def current(rt: Runtime, session: Session, request: Request) -> PageSession | No
     payload = unsign(rt, request.cookies.get(SESSION_COOKIE), SESSION_SECONDS)
     if payload is None or not isinstance(payload.get("tid"), int) or not isinstance(payload.get("csrf"), str):
         return None
-    row = session.get(ApiToken, payload["tid"])
-    if row is None or row.revoked_at is not None:
-        return None
-    return PageSession(Principal(row.id, row.name, row.role, tuple(row.teams)), payload["csrf"])
+    principal = principal_for_id(session, payload["tid"])
+    return None if principal is None else PageSession(principal, payload["csrf"])
 
 
 def _set(rt: Runtime, response: Response, name: str, value: str, max_age: int) -> None:
