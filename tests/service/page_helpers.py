@@ -19,6 +19,18 @@ FLAGGED_TEXT = ("Visited Ms. T at her flat. She showed me the eviction notice fr
                 "Client denies that anyone at home hits her.")
 
 
+IMPACT_WORD = "quillfrond"
+IMPACT_NOTE = f"At the visit Mr. D kept repeating the word {IMPACT_WORD} and would not explain it."
+
+
+def edited_housing_rubric() -> str:
+    """The active housing_loss rubric with one more phrase, a made-up word only ``IMPACT_NOTE`` contains."""
+    from notereader.paths import rubrics_dir
+
+    text = (rubrics_dir(None) / "housing_loss.yaml").read_text(encoding="utf-8")
+    return text.replace("phrases:\n", f"phrases:\n  - {IMPACT_WORD}\n", 1)
+
+
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     assert m, "no CSRF field on the page"

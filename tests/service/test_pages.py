@@ -8,7 +8,7 @@ from sqlalchemy import select
 from notereader.store.models import ApiToken, AuditRecord, Flag
 from notereader.store.types import utcnow
 
-from page_helpers import FLAGGED_TEXT, csrf_of, flagged_note, page_client
+from page_helpers import FLAGGED_TEXT, IMPACT_NOTE, IMPACT_WORD, csrf_of, edited_housing_rubric, flagged_note, page_client
 from svc_helpers import wait_for
 
 pytestmark = pytest.mark.service
@@ -203,13 +203,9 @@ def test_rubric_quality_json_and_page(service):
 @pytest.mark.slow
 def test_rubric_impact_lists_the_flags_an_edited_rubric_would_gain(service):
     """Compiles an edited rubric set on the worker (about 90 s the first time on a machine)."""
-    from notereader.paths import rubrics_dir
-
-    text = "At the visit Mr. D kept repeating the word quillfrond and would not explain it."
-    _r, body = service.post_note(text=text)
+    _r, body = service.post_note(text=IMPACT_NOTE)
     service.analysis(body["note_id"])
-    edited = (rubrics_dir(None) / "housing_loss.yaml").read_text(encoding="utf-8").replace(
-        "phrases:\n", "phrases:\n  - quillfrond\n", 1)
+    edited = edited_housing_rubric()
     analyst = page_client(service, "analyst")
     form = analyst.get("/pages/rubrics/impact")
     bad = analyst.post("/pages/rubrics/impact", data={"csrf": csrf_of(form.text)},
@@ -223,4 +219,4 @@ def test_rubric_impact_lists_the_flags_an_edited_rubric_would_gain(service):
                     "the rubric impact check")
     assert "changed rubrics: housing_loss" in done.text
     gained = done.text.split("Flags gained", 1)[1].split("Flags lost", 1)[0]
-    assert body["note_id"] in gained and "quillfrond" in gained
+    assert body["note_id"] in gained and IMPACT_WORD in gained

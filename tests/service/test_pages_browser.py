@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from page_helpers import FLAGGED_TEXT, flagged_note
+from page_helpers import FLAGGED_TEXT, IMPACT_NOTE, IMPACT_WORD, edited_housing_rubric, flagged_note
 from svc_helpers import wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.parametrize("service", ["sqlite"], indirect=True)]
@@ -93,7 +93,8 @@ def sign_in(browser: Any, base: str, token: str) -> Any:
     return page
 
 
-def test_supervisor_dismisses_a_flag_and_an_auditor_traces_it(service, live, browser):
+@pytest.mark.slow
+def test_supervisor_dismisses_a_flag_and_an_auditor_traces_it(service, live, browser, tmp_path):
     shots = Shots()
     body, flags = flagged_note(service, text=FLAGGED_TEXT + SCRIPT_LINE,
                                plan={"goals": [{"goal_id": "home", "text": "Keep her flat"}]})
@@ -166,12 +167,23 @@ def test_supervisor_dismisses_a_flag_and_an_auditor_traces_it(service, live, bro
     assert "Reproduces." in aud.locator("#rerun-result").inner_text()
     shots.take(aud, "trace")
 
-    # The analyst's quality page counts the dismissal.
+    # The analyst's quality page counts the dismissal, and the edited rubric's impact is checked
+    # (on a machine that never compiled that rubric set, this takes about 90 s: hence slow).
     ana = sign_in(browser, live, service.tokens["analyst"])
     ana.wait_for_url("**/pages/rubrics/quality")
     assert "She was describing a TV drama" in ana.inner_text("main")
     shots.take(ana, "rubric-quality")
+
+    # The analyst checks an edited rubric against the stored notes before publishing it.
+    _r, impact_note = service.post_note(text=IMPACT_NOTE)
+    service.analysis(impact_note["note_id"])
+    edited = tmp_path / "housing_loss.yaml"
+    edited.write_text(edited_housing_rubric(), encoding="utf-8")
     ana.goto(live + "/pages/rubrics/impact")
+    ana.get_by_label("Edited rubric files").set_input_files(str(edited))
+    ana.get_by_role("button", name="Check impact").click()
+    ana.locator("#impact-summary").wait_for(timeout=600_000)  # a new rubric set compiles in ~90 s the first time
+    assert impact_note["note_id"] in ana.inner_text("main") and IMPACT_WORD in ana.inner_text("main")
     shots.take(ana, "rubric-impact")
 
 
