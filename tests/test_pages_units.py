@@ -71,3 +71,23 @@ def test_the_stylesheet_colours_meet_wcag_aa():
         assert _contrast("#ffffff", var[bg]) >= 4.5, bg
     assert _contrast(var["focus"], var["bg"]) >= 3, "the focus outline needs 3:1 against the page"
     assert ".sev-critical::before" in css and ".sev-high::before" in css, "severity is marked by more than colour"
+
+
+def test_rubric_diff_shows_what_changed_since_the_version_a_finding_used():
+    from notereader.paths import rubrics_dir
+    from notereader.rubrics.schema import load_rubrics
+    from notereader.service.trace import rubric_diff
+    from notereader.store.models import Finding, RubricVersion
+
+    active = load_rubrics(rubrics_dir(None))
+    current = active.by_id()["housing_loss"]
+    older_text = current.text.replace("phrases:\n", "phrases:\n  - an old cue\n", 1)
+    old = RubricVersion(rubric_id="housing_loss", version=current.version - 1, content_sha256="0" * 64, text=older_text)
+    diff = rubric_diff(Finding(rubric_version=old), active)
+    assert diff is not None and not diff["same"] and diff["current_version"] == current.version
+    assert "-  - an old cue" in diff["lines"]
+    same = RubricVersion(rubric_id="housing_loss", version=current.version, content_sha256=current.sha256, text=current.text)
+    assert rubric_diff(Finding(rubric_version=same), active)["same"]
+    gone = RubricVersion(rubric_id="retired_rubric", version=1, content_sha256="1" * 64, text="id: retired_rubric\n")
+    assert "no longer in the active rubric set" in rubric_diff(Finding(rubric_version=gone), active)["message"]
+    assert rubric_diff(Finding(rubric_version=None), active) is None

@@ -149,6 +149,9 @@ def test_pages_carry_security_headers_and_the_api_keeps_its_content_rules(servic
     assert service.client.get("/pages/static/queue.js").status_code == 200
     api = service.client.post("/v1/notes", data={"note_id": "x"}, headers=service.headers("acme"))
     assert api.status_code == 415
+    limit = service.runtime.settings.max_body_bytes
+    big = page_client(service).post("/pages/sign-in", data={"token": "x" * (limit + 1)})
+    assert big.status_code == 413
 
 
 def test_client_timeline_shows_notes_flags_and_goal_signals(service):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from notereader.api.deps import RuntimeDep, SessionDep
 from notereader.api.pages.common import PageError, SignedIn, check_csrf, need_role, render
+from notereader.api.pages.session import PageSession
 from notereader.service import audit
 from notereader.service.quality import rubric_quality
 from notereader.service.whatif import IMPACT_SAMPLE, candidate_problems, enqueue_impact, job_state, write_candidate
@@ -30,7 +31,7 @@ FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
 MAX_FILES = 50
 
 
-def _impact_form(request: Request, ps: Any, status: int = 200, problems: list[str] | None = None,
+def _impact_form(request: Request, ps: PageSession, status: int = 200, problems: list[str] | None = None,
                  directory: str = "") -> Response:
     return render(request, "impact.html", status, ps, problems=problems or [], directory=directory, job=None,
                   sample=IMPACT_SAMPLE)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from notereader.api.deps import RuntimeDep, SessionDep
 from notereader.api.pages.common import (
@@ -23,11 +24,13 @@ from notereader.api.pages.common import (
     not_found_page,
     render,
 )
+from notereader.api.pages.session import PageSession
 from notereader.api.schemas import ReviewIn
 from notereader.api.visibility import may_see
 from notereader.service import audit
 from notereader.service.reviews import CLOSED, FlagClosed, review_flag
 from notereader.service.riskqueue import OPEN_STATUSES, QueueFilter, queue_counts, queue_select
+from notereader.service.runtime import Runtime
 from notereader.store.models import Analysis, Client, Flag, Note, NoteRevision, Plan
 
 router = APIRouter(prefix="/pages", include_in_schema=False)
@@ -45,7 +48,7 @@ def _day(value: str, field: str, errors: list[str]) -> datetime | None:
         return None
 
 
-def _queue_filter(ps: Any, q: dict[str, str], rubric_ids: set[str]) -> tuple[QueueFilter, list[str]]:
+def _queue_filter(ps: PageSession, q: dict[str, str], rubric_ids: set[str]) -> tuple[QueueFilter, list[str]]:
     errors: list[str] = []
     severity = q.get("severity", "")
     if severity and severity not in SEVERITY_LABEL:
@@ -67,7 +70,7 @@ def _queue_filter(ps: Any, q: dict[str, str], rubric_ids: set[str]) -> tuple[Que
                        since=since, until=until + timedelta(days=1) if until else None), errors
 
 
-def _queue_data(session: Any, rt: Any, ps: Any, request: Request) -> dict[str, Any]:
+def _queue_data(session: Session, rt: Runtime, ps: PageSession, request: Request) -> dict[str, Any]:
     q = {k: v.strip() for k, v in request.query_params.items() if k in
          ("severity", "status", "rubric", "client", "worker", "since", "until")}
     risk_rubrics = [r for r in rt.ruleset.rubrics if r.kind == "risk"]
@@ -105,7 +108,7 @@ def queue_live(request: Request, ps: SignedIn, rt: RuntimeDep, session: SessionD
     return render(request, "_queue_live.html", 200, ps, **data)
 
 
-def _visible_flag(session: Any, rt: Any, request: Request, ps: Any, flag_id: int) -> Flag | Response:
+def _visible_flag(session: Session, rt: Runtime, request: Request, ps: PageSession, flag_id: int) -> Flag | Response:
     flag = session.get(Flag, flag_id)
     if flag is None:
         return not_found_page(request, "flag", str(flag_id), ps)
@@ -114,7 +117,7 @@ def _visible_flag(session: Any, rt: Any, request: Request, ps: Any, flag_id: int
     return flag
 
 
-def _flag_page(request: Request, session: Any, rt: Any, ps: Any, flag: Flag, status: int = 200,
+def _flag_page(request: Request, session: Session, rt: Runtime, ps: PageSession, flag: Flag, status: int = 200,
                error: str | None = None, done: str | None = None) -> Response:
     finding = flag.finding
     revision = finding.analysis.revision
