@@ -197,3 +197,22 @@ def test_keyboard_reaches_the_sign_in_form_with_a_visible_focus(live, browser):
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.className") == "brand"
+
+
+def test_reading_works_without_javascript(service, live, browser):
+    _body, flags = flagged_note(service)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live + "/pages/sign-in")
+    page.get_by_label("API token").fill(service.tokens["sup_housing"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/pages/queue")
+    page.get_by_label("Client").fill(_body["client_id"])
+    page.get_by_role("button", name="Filter").click()
+    page.locator(f'tr[data-flag-id="{flags[0].id}"] a').first.click()
+    page.wait_for_url(f"**/pages/flags/{flags[0].id}#cite-1")
+    assert flags[0].quotes[0] in page.locator("#cite-1").inner_text()
+    page.get_by_label("Acknowledge").check()
+    page.get_by_role("button", name="Save review").click()
+    assert page.locator("#flag-status").inner_text() == "acknowledged"
+    context.close()
