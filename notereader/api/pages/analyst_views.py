@@ -43,7 +43,7 @@ def impact_form(request: Request, ps: SignedIn, rt: RuntimeDep) -> Response:
     return _impact_form(request, ps)
 
 
-async def _uploaded(files: list[UploadFile]) -> tuple[dict[str, str], list[str]]:
+def _uploaded(files: list[UploadFile]) -> tuple[dict[str, str], list[str]]:
     texts: dict[str, str] = {}
     problems: list[str] = []
     for f in files:
@@ -53,7 +53,7 @@ async def _uploaded(files: list[UploadFile]) -> tuple[dict[str, str], list[str]]
         if not FILE_NAME.fullmatch(name):
             problems.append(f"{f.filename}: a rubric file is named like housing_loss.yaml (letters, digits, _ . -)")
             continue
-        raw = await f.read()
+        raw = f.file.read()
         try:
             texts[name] = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -64,12 +64,13 @@ async def _uploaded(files: list[UploadFile]) -> tuple[dict[str, str], list[str]]
 
 
 @router.post("/impact", response_class=HTMLResponse)
-async def impact_start(request: Request, ps: SignedIn, rt: RuntimeDep,
-                       files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
-                       directory: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+def impact_start(request: Request, ps: SignedIn, rt: RuntimeDep,
+                 files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
+                 directory: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    """Check the edited rubrics at once, then queue the impact check (sync: FastAPI runs it in a thread)."""
     need_role(rt, request, ps, "analyst")
     check_csrf(rt, request, ps, csrf)
-    texts, problems = await _uploaded(files)
+    texts, problems = _uploaded(files)
     directory = directory.strip()
     if problems:
         return _impact_form(request, ps, 422, problems, directory)
