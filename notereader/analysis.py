@@ -39,7 +39,7 @@ def text_sha256(text: str) -> str:
 
 def _citation(doc: Doc, clause_index: int) -> dict[str, Any]:
     c = doc._.segmentation.clauses[clause_index]
-    return {"start": c.start, "end": c.end, "paragraph": c.paragraph, "quote": doc.text[c.start:c.end]}
+    return {"start": c.start, "end": c.end, "paragraph": c.paragraph, "quote": doc._.clause_texts[clause_index]}
 
 
 def _in_response_section(doc: Doc, clause_index: int) -> bool:

@@ -35,7 +35,10 @@ def _add_rubrics_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _add_threads_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (results do not depend on it)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="encoder CPU threads (results do not depend on it)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="pinned model under models/ (default: $NOTEREADER_MODEL or the engine's default); "
+                        "another model gives other results")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +126,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return 2
     if args.jsonl:
         notes = read_jsonl(Path(args.jsonl))
-        reader = Reader(args.rubrics, num_threads=args.threads)
+        reader = Reader(args.rubrics, num_threads=args.threads, model=args.model)
         lines = [canonical_json(a) + "\n" for a in reader.analyze_many(notes, batch_size=args.batch_size)]
         _write_atomic(args.out, lines)
         return 0
@@ -142,7 +145,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     note, problems = validate_note({"note_id": path.stem, "text": text}, str(path))
     if note is None:
         raise ProblemList(problems)
-    reader = Reader(args.rubrics, num_threads=args.threads)
+    reader = Reader(args.rubrics, num_threads=args.threads, model=args.model)
     analysis = reader.analyze(note)
     report = render_report(note.text, analysis, color=sys.stdout.isatty())
     _write_atomic(args.out, [report])
@@ -189,7 +192,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from notereader.reader import Reader
 
     corpus = read_corpus(Path(args.corpus))
-    reader = Reader(args.rubrics, num_threads=args.threads)
+    reader = Reader(args.rubrics, num_threads=args.threads, model=args.model)
     analyses = list(reader.analyze_many([n for n, _g in corpus], batch_size=args.batch_size))
     result = score(corpus, analyses, keep_errors=args.errors)
     result["provenance"] = reader.provenance | {"ruleset": {"sha256": reader.ruleset.sha256}}

@@ -21,7 +21,7 @@ from notereader.analysis import build_analysis
 from notereader.notes import Note
 from notereader.paths import models_dir, rubrics_dir
 from notereader.pipeline.components import CONTEXT, GOALS, RUBRIC_MATCHER, SEGMENTER
-from notereader.pipeline.embedder import DEFAULT_MODEL, Embedder
+from notereader.pipeline.embedder import Embedder, load_embedder, model_name
 from notereader.pipeline.compiled import compile_rubrics
 from notereader.rubrics.schema import RubricSet, load_rubrics
 from notereader.version import ENGINE_VERSION
@@ -35,9 +35,10 @@ class Reader:
         *,
         num_threads: int | None = None,
         embedder: Embedder | None = None,
+        model: str | None = None,
     ) -> None:
         self.ruleset = rubrics if isinstance(rubrics, RubricSet) else load_rubrics(rubrics_dir(rubrics))
-        self.embedder = embedder or Embedder.load(DEFAULT_MODEL, models_dir(models), num_threads=num_threads)
+        self.embedder = embedder or load_embedder(model_name(model), models_dir(models), num_threads=num_threads)
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe(SEGMENTER)
         context = self.nlp.add_pipe(CONTEXT)

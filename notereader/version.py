@@ -10,8 +10,11 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        model, weak cues, severity thresholds, implied themes.
 1.2.0  reader-quality: another person as a clause's subject, shorter scopes
        for question and "prior" cues, citations and goal direction reworked.
+1.3.0  default model all-MiniLM-L6-v2-onnx-fp32 (same weights, ONNX, float32,
+       one sentence per run); text of clauses cached once per note; the same
+       evaluation figures on the dev corpus as 1.2.0.
 """
 
-ENGINE_VERSION = "1.2.0"
+ENGINE_VERSION = "1.3.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -18,6 +18,8 @@ def add_parser(sub: Any) -> None:
 
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--notes", type=int, default=300, metavar="N", help="notes per pipeline throughput run (default 300)")
+    p.add_argument("--model", metavar="NAME", help="pinned model for the pipeline group (default: $NOTEREADER_MODEL "
+                   "or the engine's default); the reference always measures every pinned model's encoder")
     p.add_argument("--group", choices=["pipeline", "service"],
                    help="run one group only: pipeline (in-process) or service (API, Redis, store, workers)")
     add_service_arguments(p)
@@ -61,9 +63,10 @@ def _print(result: dict[str, Any]) -> None:
                 print(f"throughput {label} batch {run['batch_size']:>2}: {run['notes_per_s']} notes/s, "
                       f"{run['sentences_per_s']} sentences/s ({run['notes']} notes, {t['mean_words']} words mean)")
         r = p["reference"]
-        print(f"reference: sentence-transformers fp32 {r['sentence_transformers_fp32_sentences_per_s']} sentences/s; "
-              f"our fp64 embedder {r['notereader_fp64_embedder_sentences_per_s']} sentences/s; "
-              f"pipeline = {p['pipeline_vs_fp32_reference']:.0%} of the fp32 rate")
+        rates = "; ".join(f"{k} {v}" for k, v in r["embedder_sentences_per_s"].items())
+        print(f"reference: sentence-transformers fp32 batch 32 {r['sentence_transformers_fp32_sentences_per_s']} sentences/s; "
+              f"encoders alone (sentences/s): {rates}; "
+              f"pipeline ({p['model']}) = {p['pipeline_vs_fp32_reference']:.0%} of the sentence-transformers rate")
     if "service" in result:
         _print_service(result["service"])
 
@@ -77,7 +80,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.group in (None, "pipeline"):
         from notereader.bench.pipeline import run_pipeline_benches
 
-        result["pipeline"] = run_pipeline_benches(smoke=args.smoke, notes=args.notes)
+        result["pipeline"] = run_pipeline_benches(smoke=args.smoke, notes=args.notes, model=args.model)
     if args.group in (None, "service"):
         from notereader.bench.service import run_service_benches
 

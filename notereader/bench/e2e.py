@@ -8,6 +8,7 @@ analysis, which commits a few milliseconds later and is then readable.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -70,23 +71,32 @@ def run_load(st: Stack, token: str, notes: list[BenchNote], rate: float, workers
 
 
 def run_e2e(opts: Any, workdir: Path, corpus: list[BenchNote]) -> dict[str, Any]:
-    """Every offered load with every worker count; workers are added between counts (1, then a second)."""
+    """Every offered load with every worker count.
+
+    Each worker count gets fresh workers with the machine's cores shared
+    between them (``NOTEREADER_ENCODER_THREADS`` = cores // workers, at least
+    1), as docs/service.md advises: two workers that each use every core
+    slow each other down.
+    """
     runs: list[dict[str, Any]] = []
     worker_load_seconds: list[float] = []
+    memory: dict[str, Any] = {}
     with Stack(workdir, opts.database_url) as st:
         st.start_api()
         token = st.token()
         offset = 0
         for k in sorted(opts.e2e_workers):
-            if k > len(st.workers):
-                t0 = time.monotonic()
-                st.start_workers(k - len(st.workers))
-                worker_load_seconds.append(round(time.monotonic() - t0, 1))
+            st.stop_workers()
+            threads = max(1, (os.cpu_count() or 1) // k)
+            t0 = time.monotonic()
+            st.start_workers(k, encoder_threads=threads)
+            worker_load_seconds.append(round(time.monotonic() - t0, 1))
             for rate in opts.e2e_rates:
                 n = max(1, round(rate * opts.e2e_seconds))
-                runs.append(run_load(st, token, corpus[offset:offset + n], rate, k, opts))
+                runs.append(run_load(st, token, corpus[offset:offset + n], rate, k, opts) | {"encoder_threads": threads})
                 offset += n
-        memory = st.memory()
+            snap = st.memory()  # before these workers stop: the peaks of every worker count are kept
+            memory = {"api": snap["api"], "workers": memory.get("workers", []) + snap["workers"]}
     return {"seconds_per_load": opts.e2e_seconds, "worker_start_seconds": worker_load_seconds,
             "latency_definition": "analysis.created_at - note_revision.received_at (store clocks)",
             "runs": runs, "memory": memory}

@@ -6,9 +6,10 @@
 - **throughput**: notes/s and sentences/s, warm, at batch sizes 1 and 32, on
   the typical note (under 200 words) and on the full length mix.
 - **reference**: the same distinct sentences through sentence-transformers
-  alone (float32, batch 32, as shipped) and through our float64 embedder;
-  the pipeline's sentence rate as a ratio of the float32 rate says how close
-  it gets to its compute floor.
+  alone (float32, batch 32, as shipped), and through each pinned model's
+  encoder (PyTorch float64, ONNX float32, ONNX int8); the pipeline's sentence
+  rate as a ratio of the sentence-transformers rate says how close it gets to
+  that floor (above 100%: it beats it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _clauses(reader: Any, notes: list[BenchNote]) -> list[str]:
     out = []
     for n in notes:
         doc = seg(reader.nlp.make_doc(n.text))
-        out += [doc.text[c.start:c.end] for c in doc._.segmentation.clauses]
+        out += doc._.clause_texts
     return out
 
 
@@ -60,24 +61,33 @@ def throughput(reader: Any, corpus: list[BenchNote], n: int) -> dict[str, Any]:
     return out
 
 
-def reference(reader: Any, corpus: list[BenchNote], n: int) -> dict[str, Any]:
-    """The embedding floor for the typical notes' distinct sentences."""
+def reference(reader: Any, corpus: list[BenchNote], n: int, models: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The embedding floor for the typical notes' distinct sentences, and each named model's encoder rate."""
     from sentence_transformers import SentenceTransformer
 
+    from notereader.pipeline.embedder import load_embedder
+
+    models = tuple(dict.fromkeys((reader.embedder.manifest.name, *models)))
     typical = [x for x in corpus if x.words < 200][:n]
     distinct = sorted(set(_clauses(reader, typical)))
-    root = reader.embedder.manifest.verify()
+    manifest = reader.embedder.manifest
+    root = (manifest.base or manifest).verify()
     plain = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     plain.encode(distinct[:64], batch_size=32)
     started = time.perf_counter()
     plain.encode(distinct, batch_size=32, show_progress_bar=False)
     fp32 = time.perf_counter() - started
-    started = time.perf_counter()
-    reader.embedder.encode(distinct)
-    fp64 = time.perf_counter() - started
+    del plain
+    rates = {}
+    for name in models:
+        embedder = reader.embedder if name == manifest.name else load_embedder(name)
+        embedder.encode(distinct[:16])
+        started = time.perf_counter()
+        embedder.encode(distinct)
+        rates[name] = round(len(distinct) / (time.perf_counter() - started), 1)
     return {"distinct_sentences": len(distinct),
             "sentence_transformers_fp32_sentences_per_s": round(len(distinct) / fp32, 1),
-            "notereader_fp64_embedder_sentences_per_s": round(len(distinct) / fp64, 1)}
+            "model": manifest.name, "embedder_sentences_per_s": rates}
 
 
 COLD_SCRIPT = r"""
@@ -101,27 +111,34 @@ print(json.dumps({"import_s": round(t_import - t0, 2), "load_verify_compile_s": 
 """
 
 
-def cold_start(notes_after: int, corpus_size: int) -> dict[str, Any]:
+def cold_start(notes_after: int, corpus_size: int, model: str) -> dict[str, Any]:
     """A fresh worker-like process: time to first result and peak RSS after more notes."""
     proc = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(notes_after), str(corpus_size)],
-                          capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
+                          capture_output=True, text=True,
+                          env=dict(os.environ, TOKENIZERS_PARALLELISM="false", NOTEREADER_MODEL=model))
     if proc.returncode != 0:
         raise RuntimeError(f"cold-start process failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+ALL_MODELS = ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-fp32", "all-MiniLM-L6-v2-onnx-int8")
+
+
 def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: int = 2000,
-                         reader: Any = None) -> dict[str, Any]:
+                         reader: Any = None, model: str | None = None) -> dict[str, Any]:
+    from notereader.pipeline.embedder import model_name
     from notereader.reader import Reader
 
     if smoke:
         notes, corpus_size = 12, 200
+    model = model_name(model)
     corpus = build_corpus(corpus_size)
-    result: dict[str, Any] = {"corpus": describe(corpus), "cpu_count": os.cpu_count()}
-    result["cold_start"] = cold_start(min(notes, 200), corpus_size)
-    reader = reader or Reader()
+    result: dict[str, Any] = {"corpus": describe(corpus), "cpu_count": os.cpu_count(), "model": model,
+                              "load_average_at_start": list(os.getloadavg())}
+    result["cold_start"] = cold_start(min(notes, 200), corpus_size, model)
+    reader = reader or Reader(model=model)
     result["throughput"] = throughput(reader, corpus, notes)
-    result["reference"] = reference(reader, corpus, notes)
+    result["reference"] = reference(reader, corpus, notes, () if smoke else ALL_MODELS)
     typical32 = result["throughput"]["typical_under_200_words"]["runs"][1]
     result["pipeline_vs_fp32_reference"] = round(
         typical32["sentences_per_s"] / result["reference"]["sentence_transformers_fp32_sentences_per_s"], 3)

@@ -10,6 +10,7 @@ analyses, no queueing), and the rescore runs through the code path of
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -74,7 +75,9 @@ def run_rescore(opts: Any, workdir: Path) -> dict[str, Any]:
     rubrics = bumped_rubrics(workdir / "rubrics", opts.rescore_rubric)
     with Stack(workdir, opts.database_url, rubrics_dir=str(rubrics)) as st:
         t0 = time.monotonic()
-        st.start_workers(opts.rescore_workers, timeout=1800)  # a changed rubric compiles once (~90 s on 2 cores)
+        # a changed rubric compiles once (~90 s on 2 cores); the cores are shared between the workers
+        st.start_workers(opts.rescore_workers, timeout=1800,
+                         encoder_threads=max(1, (os.cpu_count() or 1) // opts.rescore_workers))
         load_seconds = time.monotonic() - t0
         store_seconds = store_notes(st, opts.rescore_notes)
         t0 = time.monotonic()

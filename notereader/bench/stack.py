@@ -203,15 +203,18 @@ class Stack:
 
         return metrics.counter(self.runtime.redis, "pipeline_loads")
 
-    def start_workers(self, k: int, timeout: float = 300) -> list[subprocess.Popen[bytes]]:
+    def start_workers(self, k: int, timeout: float = 300, encoder_threads: int | None = None) -> list[subprocess.Popen[bytes]]:
         """Start ``k`` more workers and wait until each has loaded the pipeline."""
         target = self.pipeline_loads() + k
         new = []
+        env = self.env()
+        if encoder_threads:
+            env["NOTEREADER_ENCODER_THREADS"] = str(encoder_threads)
         for _ in range(k):
             name = f"bench-worker-{len(self.workers) + 1}"
             with self._log(name) as log:
                 proc = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}"],
-                                        env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+                                        env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
             self.workers.append(proc)
             new.append(proc)
 
@@ -224,6 +227,15 @@ class Stack:
 
         wait_until(loaded, timeout, f"{k} worker(s) to load the pipeline (logs in {self.workdir})", 0.5)
         return new
+
+    def stop_workers(self) -> None:
+        """Stop every running worker (in parallel) and forget them."""
+        live = [w for w in self.workers if w.poll() is None]
+        for proc in live:
+            proc.send_signal(signal.SIGTERM)
+        for proc in live:
+            stop_process(proc)
+        self.workers = []
 
     def memory(self) -> dict[str, Any]:
         """Peak RSS of the API and of each worker, read now from /proc."""

@@ -42,8 +42,11 @@ class Segmenter:
     """Paragraphs, section headers, sentences and clauses (``segment.py``)."""
 
     def __call__(self, doc: Doc) -> Doc:
-        seg = segment(doc.text)
+        text = doc.text
+        seg = segment(text)
+        doc._.text = text
         doc._.segmentation = seg
+        doc._.clause_texts = [text[c.start:c.end] for c in seg.clauses]
         sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
         doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]
         starts = {a for a, b in sent_tok if b > a}
@@ -82,17 +85,17 @@ class RubricMatcher:
         for batch in minibatch(docs, size=batch_size):
             texts: set[str] = set()
             for doc in batch:
-                texts.update(doc.text[c.start:c.end] for c in doc._.segmentation.clauses)
+                texts.update(doc._.clause_texts)
                 texts.update(t for _gid, t in (doc._.plan_goals or ()) if t.strip())
             vectors = self.embedder.encode(texts)
             for doc in batch:
                 doc._.clause_vectors = vectors
                 clauses = doc._.segmentation.clauses
-                doc._.clause_matrix = (np.array([vectors[doc.text[c.start:c.end]] for c in clauses], dtype=np.float64)
+                doc._.clause_matrix = (np.array([vectors[t] for t in doc._.clause_texts], dtype=np.float64)
                                        if clauses else np.zeros((0, 0)))
                 doc._.rubric_hits = self.index.match_doc(doc)
                 if doc._.plan_goals:
-                    texts_here = sorted({doc.text[c.start:c.end] for c in clauses}
+                    texts_here = sorted(set(doc._.clause_texts)
                                         | {t for _gid, t in doc._.plan_goals if t.strip()})
                     doc._.theme_profiles = self.index.theme_profiles(
                         np.array([vectors[t] for t in texts_here], dtype=np.float64), texts_here)

@@ -8,6 +8,8 @@ DOC_EXTENSIONS = (
     "note_id",         # str: the note's id as given
     "plan_goals",      # tuple[(goal_id, text)]: the client's plan goals
     "segmentation",    # segment.Segmentation: paragraphs, sentences, clauses (char spans)
+    "text",            # str: the note text (Doc.text re-joins every token on each access)
+    "clause_texts",    # list[str]: each clause's text, in clause order
     "clause_tokens",   # list[(tok_start, tok_end, sent_tok_start, sent_tok_end)] per clause
     "context",         # context.DocContext: cues and terminators
     "clause_vectors",  # dict[str, np.ndarray]: clause and goal text -> unit vector

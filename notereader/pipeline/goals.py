@@ -125,7 +125,7 @@ def _theme_similarity(doc: Doc, goal_text: str) -> np.ndarray:
     g = profiles.get(goal_text)
     if g is None:
         return np.zeros(len(clauses))
-    return np.array([float(profiles[doc.text[c.start:c.end]] @ g) for c in clauses])
+    return np.array([float(profiles[t] @ g) for t in doc._.clause_texts])
 
 
 def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:

@@ -82,6 +82,8 @@ class RubricIndex:
         dim = len(next(iter(vectors.values()))) if vectors else 384
         self.lf = np.array(lf_rows, dtype=np.float64).reshape(-1, dim)
         self.lf_owner = np.array(lf_owner, dtype=np.int64)
+        self.lf_ranges = [(lf_owner.index(i), len(lf_owner) - lf_owner[::-1].index(i)) if i in lf_owner else (0, 0)
+                          for i in range(len(self.rubrics))]
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._phrase_rubric: dict[int, int] = {}
         for i, r in enumerate(self.rubrics):
@@ -98,13 +100,10 @@ class RubricIndex:
             return np.zeros((0, k)), best_idx
         probs = np.round(self.classifiers.predict(clause_vecs, texts), SCORE_DECIMALS)
         sims = clause_vecs @ self.lf.T
-        best = np.full((n, k), -np.inf)
-        for j in range(sims.shape[1]):
-            owner = self.lf_owner[j]
-            col = sims[:, j]
-            better = col > best[:, owner]
-            best[better, owner] = col[better]
-            best_idx[better, owner] = j
+        # look_for rows are grouped by rubric; the first of equally near statements wins (np.argmax)
+        for ri, (lo, hi) in enumerate(self.lf_ranges):
+            if hi > lo:
+                best_idx[:, ri] = lo + np.argmax(sims[:, lo:hi], axis=1)
         return probs, best_idx
 
     def theme_profiles(self, vectors: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
@@ -129,7 +128,7 @@ class RubricIndex:
         clauses = seg.clauses
         if not clauses:
             return []
-        best, best_idx = self.scores(doc._.clause_matrix, [doc.text[c.start:c.end] for c in clauses])
+        best, best_idx = self.scores(doc._.clause_matrix, doc._.clause_texts)
         # phrase matches per clause
         phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
         tok_clause = _token_to_clause(len(doc), clause_tokens)
@@ -140,10 +139,17 @@ class RubricIndex:
             ri = self._phrase_rubric[key]
             phrase_hits.setdefault((ci, ri), []).append((start, end, doc[start:end].text))
         hits: list[UnitHit] = []
+        # Only cells near or over their threshold, or with a phrase, can produce a hit; the exact
+        # comparison below decides. (A pre-filter: skipping the rest changes nothing.)
+        near = best >= self.thresholds[None, :] - 1e-6
         for ci in range(len(clauses)):
+            candidates = set(np.flatnonzero(near[ci]).tolist()) | {ri for (c, ri) in phrase_hits if c == ci}
+            if not candidates:
+                continue
             cs, ce, ss, se = clause_tokens[ci]
             long_enough = sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
-            for ri, rubric in enumerate(self.rubrics):
+            for ri in sorted(candidates):
+                rubric = self.rubrics[ri]
                 sem = rnd(best[ci, ri])
                 semantic = long_enough and sem >= self.thresholds[ri]
                 phr = phrase_hits.get((ci, ri), [])

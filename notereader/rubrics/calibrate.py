@@ -22,7 +22,7 @@ import spacy
 
 from notereader.pipeline.classifier import Lexicon, features, fit_model, load_background, training_sets
 from notereader.pipeline.context import ContextRules
-from notereader.pipeline.embedder import Embedder
+from notereader.pipeline.embedder import Embedder, load_embedder
 from notereader.pipeline.matcher import default_threshold, suppressed_by_context
 from notereader.rubrics.schema import Rubric, load_rubrics
 
@@ -65,7 +65,7 @@ def calibrate(directory: Path, write: bool = False, embedder: Embedder | None = 
     texts = set()
     for ts in sets.values():
         texts.update(ts.positives + ts.negatives)
-    vectors = (embedder or Embedder.load()).encode(texts)
+    vectors = (embedder or load_embedder()).encode(texts)
     lexicon = Lexicon.fit(sorted(texts))
     lines = [f"{'rubric':24s} {'current':>8s} {'proposed':>9s} {'precision':>10s} {'recall':>7s}"]
     for r in ruleset.rubrics:

@@ -45,7 +45,7 @@ class WorkerContext:
 
         s = runtime.settings
         started = time.monotonic()
-        reader = Reader(runtime.ruleset, s.models_dir)
+        reader = Reader(runtime.ruleset, s.models_dir, model=s.model, num_threads=s.encoder_threads)
         ids = record_rubric_versions(runtime.sessions, reader.ruleset)
         metrics.incr(runtime.redis, "pipeline_loads")
         ctx = cls(runtime, reader, ids, uuid.uuid4().hex, os.getpid())

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from notereader.paths import models_dir, rubrics_dir
-from notereader.pipeline.embedder import DEFAULT_MODEL, ModelManifest
+from notereader.pipeline.embedder import ModelManifest, model_name
 from notereader.rubrics.schema import RubricSet, load_rubrics
 from notereader.settings import Settings
 from notereader.store.db import make_engine, make_sessionmaker
@@ -54,7 +54,7 @@ class Runtime:
 
     @cached_property
     def model_manifest(self) -> ModelManifest:
-        return ModelManifest.read(DEFAULT_MODEL, models_dir(self.settings.models_dir))
+        return ModelManifest.read(model_name(self.settings.model), models_dir(self.settings.models_dir))
 
     def enqueue_analysis(self, revision_id: int, ruleset_sha: str, **kw: Any) -> bool:
         from notereader.service.queueing import enqueue_analysis

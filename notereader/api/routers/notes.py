@@ -95,7 +95,7 @@ def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Requ
         return JSONResponse(status_code=200, content=accepted.model_dump())
     metrics.incr(rt.redis, "notes_received")
     try:
-        rt.enqueue_analysis(revision_id, rt.ruleset.sha256)
+        rt.enqueue_analysis(revision_id, rt.ruleset.sha256, new_revision=True)
     except Exception as exc:  # the note is stored; the sweeper will queue it when Redis is back
         log.warning("note revision %d stored but not queued (%s); the sweeper will queue it", revision_id, type(exc).__name__)
     return JSONResponse(status_code=202, content=accepted.model_dump())

@@ -1,0 +1,169 @@
+"""A pinned ONNX variant of the sentence model, built locally and run one sentence at a time.
+
+Why: the float64 PyTorch encoder is ~90% of a note's analysis time. The same
+weights exported to ONNX and run by onnxruntime in float32 are about 4x
+faster; dynamically quantised to int8 they are faster again but the vectors
+move (cosine ~0.96 to float64), so each variant is a *different pinned
+model* with its own manifest under ``models/`` and its own quality figures
+(``docs/evaluation.md``).
+
+Nothing is downloaded. The ONNX file is built on this machine from the
+pinned, hash-verified weights of the base model (``derived_from`` in the
+manifest) with the pinned exporter and quantiser, written to
+``$NOTEREADER_CACHE_DIR/models/<name>/model.onnx`` and then verified against
+the SHA-256 the manifest pins, like every other model file. The export is
+byte-reproducible for the pinned tool versions (checked by
+``tests/test_onnx_model.py``); if another tool version produces other bytes,
+loading refuses to run rather than silently changing results.
+
+Determinism: float32 and (especially) dynamic int8 results depend on the
+shape of the batch a sentence is computed in: int8 activations are
+quantised with one scale per tensor, so a sentence's vector would depend on
+its batch-mates. This encoder therefore runs every distinct sentence on its
+own, with no padding: a sentence's vector depends only on the sentence, not
+on the batch, the order of notes or the thread count (per-sentence outputs
+are bit-identical with 1, 2 and 4 intra-op threads; see the tests). Vectors
+are mean-pooled and L2-normalised in float64.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from notereader.errors import ModelIntegrityError
+from notereader.pipeline.embedder import ModelManifest, sha256_file, _offline
+
+ONNX_FILE = "model.onnx"
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_cache_dir(name: str) -> Path:
+    from notereader.pipeline.compiled import cache_dir
+
+    return cache_dir() / "models" / name
+
+
+def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
+    """Export the base model's transformer to ONNX (and quantise it if asked) at ``out``."""
+    build = manifest.build or {}
+    precision = build.get("precision", "fp32")
+    opset = int(build.get("opset", 17))
+    root = base.verify()
+    _offline()
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(root), local_files_only=True)
+    model = AutoModel.from_pretrained(str(root), local_files_only=True).eval()
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    example = tok(["A short example sentence."], return_tensors="pt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")}
+        import warnings
+
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(LastHidden(model), tuple(example[k] for k in ONNX_INPUTS), str(fp32),
+                              input_names=list(ONNX_INPUTS), output_names=["last_hidden_state"],
+                              dynamic_axes=axes, opset_version=opset, dynamo=False)
+        final = fp32
+        if precision == "int8":
+            import logging
+
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
+            final = Path(tmp) / "int8.onnx"
+            quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8)
+        elif precision != "fp32":
+            raise ModelIntegrityError(f"Model '{manifest.name}': unknown precision {precision!r} in {manifest.manifest_path}.",
+                                      hint="Use 'fp32' or 'int8'.")
+        os.replace(final, out)
+
+
+def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = False) -> Path:
+    """The verified ONNX file for ``manifest``: built once from the pinned base weights, then checked by hash."""
+    expected = manifest.files.get(ONNX_FILE)
+    if expected is None:
+        raise ModelIntegrityError(f"Model manifest {manifest.manifest_path} pins no '{ONNX_FILE}'.",
+                                  hint="Restore the manifest from version control.")
+    path = model_cache_dir(manifest.name) / ONNX_FILE
+    if rebuild or not path.is_file() or sha256_file(path) != expected:
+        print(f"notereader: building model '{manifest.name}' from the pinned weights of '{base.name}' "
+              f"(once; about 10 s) into {path.parent}", file=sys.stderr)
+        build_onnx(manifest, base, path)
+    actual = sha256_file(path)
+    if actual != expected:
+        tools = ", ".join(f"{k} {v}" for k, v in sorted((manifest.build or {}).get("tools", {}).items()))
+        raise ModelIntegrityError(
+            f"Model '{manifest.name}': the ONNX file built at {path} has SHA-256 {actual}, but "
+            f"{manifest.manifest_path} pins {expected}. Results would not match other installations, so notereader "
+            "refuses to run.",
+            hint=f"Install the pinned tool versions ({tools}) with pip install -e . and delete {path.parent}; "
+            "if the model was changed on purpose, record the new hash as a new model with its own engine version.",
+        )
+    return path
+
+
+class OnnxEmbedder:
+    """Deterministic, normalised float64 sentence vectors from a pinned ONNX model, one sentence per run."""
+
+    def __init__(self, manifest: ModelManifest, base: ModelManifest, num_threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.manifest = manifest
+        self.base = base
+        path = ensure_built(manifest, base)
+        root = base.verify()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(num_threads or 0)  # 0: onnxruntime's choice; results do not depend on it
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=int(manifest.build.get("max_tokens", 256)) if manifest.build else 256)
+        self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
+        self.calls = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        enc = self.tokenizer.encode(text)
+        n = len(enc.ids)
+        feeds = {
+            "input_ids": np.array([enc.ids], dtype=np.int64),
+            "attention_mask": np.ones((1, n), dtype=np.int64),
+            "token_type_ids": np.zeros((1, n), dtype=np.int64),
+        }
+        hidden = self.session.run(None, feeds)[0][0].astype(np.float64)
+        vec = hidden.mean(axis=0)
+        norm = float(np.sqrt(vec @ vec))
+        return vec / norm if norm > 0 else vec
+
+    def encode(self, texts: Iterable[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Return {text: unit vector (float64)} for every distinct text. ``batch_size`` is accepted and unused."""
+        unique = sorted(set(texts))
+        if unique:
+            self.calls += 1
+        return {text: self._vector(text) for text in unique}
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.manifest.name, "sha256": self.manifest.sha256}

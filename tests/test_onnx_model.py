@@ -1,0 +1,94 @@
+"""The ONNX variants: built locally from the pinned weights, verified by hash, batch- and thread-invariant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from notereader.errors import ModelIntegrityError
+from notereader.pipeline.embedder import BASE_MODEL, DEFAULT_MODEL, ModelManifest, sha256_file
+from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built, model_cache_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS = [
+    "Client says the landlord changed the locks while she was at work.",
+    "Worker dropped off a food box.",
+    "He has not used since March and attends meetings twice a week.",
+    "Ms. R asked about bus passes; the worker will check with the front desk.",
+    "",
+    "Ünïcode — résumé, naïve café; emoji 🙂 and a tab\there.",
+]
+
+
+@pytest.fixture(scope="module")
+def fp32() -> OnnxEmbedder:
+    m = ModelManifest.read(DEFAULT_MODEL, ROOT / "models")
+    return OnnxEmbedder(m, m.base, num_threads=1)
+
+
+def test_default_model_is_derived_from_the_pinned_weights():
+    m = ModelManifest.read(DEFAULT_MODEL, ROOT / "models")
+    assert m.base is not None and m.base.name == BASE_MODEL and m.format == "onnx"
+    assert m.base.files["model.safetensors"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    # the model hash covers the built file and the base model's files
+    assert m.sha256 != m.base.sha256
+    path = ensure_built(m, m.base)
+    assert sha256_file(path) == m.files[ONNX_FILE]
+
+
+def test_a_sentence_vector_depends_only_on_the_sentence(fp32):
+    alone = {t: fp32.encode([t])[t] for t in TEXTS}
+    together = fp32.encode(reversed(TEXTS))
+    m = fp32.manifest
+    two_threads = OnnxEmbedder(m, m.base, num_threads=2).encode(TEXTS)
+    for t in TEXTS:
+        assert alone[t].tobytes() == together[t].tobytes() == two_threads[t].tobytes(), t
+        assert alone[t].dtype == np.float64 and abs(float(alone[t] @ alone[t]) - 1.0) < 1e-12
+
+
+def test_fp32_vectors_match_the_float64_reference(fp32):
+    from notereader.pipeline.embedder import Embedder
+
+    ref = Embedder.load(BASE_MODEL, ROOT / "models").encode(TEXTS)
+    got = fp32.encode(TEXTS)
+    for t in TEXTS:
+        assert float(got[t] @ ref[t]) > 0.99999, t
+
+
+def test_a_tampered_build_is_rebuilt_and_verified(tmp_path, monkeypatch, fp32):
+    monkeypatch.setenv("NOTEREADER_CACHE_DIR", str(tmp_path))
+    m = fp32.manifest
+    target = model_cache_dir(m.name) / ONNX_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not a model")
+    path = ensure_built(m, m.base)
+    assert path == target and sha256_file(path) == m.files[ONNX_FILE]
+
+
+def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTEREADER_CACHE_DIR", str(tmp_path / "cache"))
+    models = tmp_path / "models"
+    models.mkdir()
+    for f in (ROOT / "models").glob("*.json"):
+        (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    data = json.loads((models / f"{DEFAULT_MODEL}.json").read_text(encoding="utf-8"))
+    data["files"][ONNX_FILE] = "0" * 64
+    (models / f"{DEFAULT_MODEL}.json").write_text(json.dumps(data), encoding="utf-8")
+    m = ModelManifest.read(DEFAULT_MODEL, models)
+    # a real build, whose bytes cannot match the (wrong) pin: as if another tool version had built it
+    with pytest.raises(ModelIntegrityError, match="refuses to run") as err:
+        ensure_built(m, m.base)
+    assert "pinned tool versions" in str(err.value) and "onnxruntime 1.31.1" in str(err.value)
+
+
+@pytest.mark.slow
+def test_int8_variant_is_a_distinct_pinned_model():
+    m = ModelManifest.read("all-MiniLM-L6-v2-onnx-int8", ROOT / "models")
+    assert m.build["precision"] == "int8" and m.sha256 != ModelManifest.read(DEFAULT_MODEL, ROOT / "models").sha256
+    e = OnnxEmbedder(m, m.base, num_threads=1)
+    alone = {t: e.encode([t])[t] for t in TEXTS}
+    together = e.encode(TEXTS)
+    assert all(alone[t].tobytes() == together[t].tobytes() for t in TEXTS)
