@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notereader.api import security
 from notereader.api.routers import audit, flags, notes, ops, rescore, tokens, webhooks
 from notereader.service.runtime import Runtime
 from notereader.version import ENGINE_VERSION
@@ -129,4 +130,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, database_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    security.install(app, runtime.settings)  # outermost: headers on every response, CORS only if configured
     return app

@@ -185,6 +185,9 @@ class TokenIn(BaseModel):
     role: Literal["case_system", "supervisor", "analyst", "auditor", "admin"]
     name: str = Field(min_length=1, max_length=200)
     teams: list[str] = Field(default_factory=list)
+    expires_in_days: float | None = Field(None, gt=0, le=3650,
+                                          description="the token stops working this many days from now; "
+                                                      "leave out for a token that does not expire")
 
 
 class TokenCreated(BaseModel):
@@ -192,4 +195,5 @@ class TokenCreated(BaseModel):
     name: str
     role: str
     teams: list[str]
+    expires_at: datetime | None = Field(None, description="when the token stops working; null: never")
     token: str = Field(description="shown once; the store keeps only its hash")

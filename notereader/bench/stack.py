@@ -156,8 +156,9 @@ class Stack:
             self.database_url, self._drop = create_database(self.workdir, self.database_server_url)
             # Sweeps and write-backs are not what is measured: no webhooks, and the periodic sweep
             # (which would queue stored notes before a rescore asks for them) only at worker start.
+            # No per-token rate limit: the benchmark measures how fast the API can go.
             self.settings_values = {"environment": "test", "database_url": self.database_url, "redis_url": self.redis.url,
-                                    "sweep_interval_seconds": 3600, "webhooks": {}}
+                                    "sweep_interval_seconds": 3600, "webhooks": {}, "rate_limit_per_minute": 0}
             if self.rubrics_dir:
                 self.settings_values["rubrics_dir"] = self.rubrics_dir
             self.runtime = Runtime(Settings(**self.settings_values), self.redis.url)

@@ -24,6 +24,7 @@ COUNTERS = {
     "webhook_failures": "write-back attempts that failed",
     "webhooks_dead": "write-backs that gave up after every retry",
     "requests_refused": "API calls refused (401, 403, 404 for another team's record)",
+    "requests_rate_limited": "API calls refused with 429 because their token went over its rate limit",
 }
 
 
