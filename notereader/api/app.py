@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notereader.api import security
-from notereader.api.routers import audit, flags, notes, ops, rescore, tokens, webhooks
+from notereader.api.routers import audit, exports, flags, notes, ops, rescore, tokens, webhooks
 from notereader.service.runtime import Runtime
 from notereader.version import ENGINE_VERSION
 
@@ -124,7 +124,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     "exact sentences. Authenticate with `Authorization: Bearer <token>` (`notereader tokens create`).",
     )
     app.state.runtime = runtime
-    for r in (notes.router, flags.router, audit.router, rescore.router, tokens.router, webhooks.router, ops.router):
+    for r in (notes.router, flags.router, audit.router, rescore.router, tokens.router, webhooks.router, ops.router,
+              exports.router):
         app.include_router(r)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

@@ -197,3 +197,30 @@ class TokenCreated(BaseModel):
     teams: list[str]
     expires_at: datetime | None = Field(None, description="when the token stops working; null: never")
     token: str = Field(description="shown once; the store keeps only its hash")
+
+
+class ExportCitation(BaseModel):
+    quote: str = Field(description="the cited sentence with names, phone numbers, e-mails, addresses and dates "
+                                   "replaced by <PERSON>, <PHONE_NUMBER>, <EMAIL_ADDRESS>, <ADDRESS>, <DATE>")
+    masked: list[str] = Field(description="the kinds of identifier masked in this quote, in text order")
+
+
+class ExportFinding(BaseModel):
+    finding_id: int
+    kind: str
+    rubric_id: str | None
+    rubric_version: int | None
+    goal_id: str | None
+    severity: str | None
+    direction: str | None
+    score: float
+    team: str
+    note_ref: str = Field(description="a stable pseudonym of the note (keyed hash), not its id")
+    client_ref: str = Field(description="a stable pseudonym of the client (keyed hash), not their id")
+    written_month: str = Field(description="the month the note was written, YYYY-MM (no day: dates identify)")
+    citations: list[ExportCitation]
+
+
+class ExportPage(BaseModel):
+    items: list[ExportFinding]
+    next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")
