@@ -8,9 +8,11 @@ here too, with the same message, under the same field name.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from contextvars import ContextVar
+
+from fastapi import Path, Query
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,6 +20,12 @@ from notereader.notes import validate_note
 
 # The teams the running service knows; set per request (see notereader.api.deps.known_teams).
 KNOWN_TEAMS: ContextVar[tuple[str, ...] | None] = ContextVar("KNOWN_TEAMS", default=None)
+
+# Row ids are 32-bit integers on PostgreSQL: a larger id in a path or a page cursor is refused with 422
+# rather than reaching the database as an out-of-range parameter.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 to 2**31-1)")]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: the last id of the previous page")]
 
 Severity = Literal["critical", "high", "medium"]
 FlagStatus = Literal["open", "acknowledged", "escalated", "dismissed", "resolved", "withdrawn"]

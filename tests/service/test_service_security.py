@@ -7,7 +7,6 @@ fixture's database and Redis, like extra API processes would.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -25,9 +24,9 @@ from notereader.settings import Settings
 from notereader.store.db import current_revision, head_revision, make_engine, upgrade
 from notereader.store.models import ApiToken, AuditRecord
 from notereader.store.types import utcnow
+from svc_helpers import fresh_postgres_database
 
 pytestmark = pytest.mark.service
-POSTGRES_ADMIN_URL = os.environ.get("NOTEREADER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _other_app(service, **settings: object) -> tuple[TestClient, Runtime]:
@@ -104,13 +103,7 @@ def test_migration_0002_adds_and_removes_token_expiry(service, tmp_path):
     if service.backend == "sqlite":
         url, drop = f"sqlite:///{tmp_path / 'm.db'}", None
     else:
-        import psycopg
-
-        name = f"notereader_mig_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
-        admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        drop = lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close())  # noqa: E731
+        url, drop = fresh_postgres_database("notereader_mig")
     try:
         upgrade(url, "0001")
         engine = make_engine(url)
@@ -230,3 +223,24 @@ def test_security_headers_on_note_text_and_on_refusals(service):
     docs = service.client.get("/docs")
     _assert_hardened(docs)
     assert "default-src" not in docs.headers["content-security-policy"]  # the docs page loads its scripts
+
+
+# --- values the store cannot hold ---------------------------------------------------------------------------------
+
+def test_nul_characters_are_refused_the_same_on_every_backend(service):
+    resp, body = service.post_note(text="Client called.\x00 She is fine.")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "text"
+    assert service.client.get(f"/v1/notes/{body['note_id']}", headers=service.headers("acme")).status_code == 404
+    r = service.client.get("/v1/notes/abc%00def", headers=service.headers("acme"))
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "nul_character"
+    r = service.client.post("/v1/tokens", json={"role": "auditor", "name": "nul\x00name"}, headers=service.headers("admin"))
+    if service.backend == "postgresql":  # PostgreSQL cannot store it: a 422 naming why, not a 500
+        assert r.status_code == 422 and "NUL" in r.json()["detail"][0]["message"]
+    else:  # SQLite can, and a token's name is not read by anything that minds
+        assert r.status_code == 201
+
+
+def test_ids_beyond_32_bits_are_422_not_a_database_error(service):
+    for path in ("/v1/flags/2147483648", "/v1/flags/99999999999999999999999"):
+        r = service.client.get(path, headers=service.headers("sup_housing"))
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == "flag_id"

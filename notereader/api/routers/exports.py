@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, func, select
 
 from notereader.api.deps import Analyst, RuntimeDep, SessionDep
-from notereader.api.schemas import ExportCitation, ExportFinding, ExportPage
+from notereader.api.schemas import AfterId, ExportCitation, ExportFinding, ExportPage
 from notereader.service import audit
 from notereader.service.deidentify import default_deidentifier
 from notereader.store.models import Analysis, Finding, Note, NoteRevision
@@ -41,7 +41,7 @@ def export_findings(principal: Analyst, session: SessionDep, rt: RuntimeDep,
                     kind: Literal["risk", "theme", "goal"] | None = None,
                     rubric_id: Annotated[str | None, Query(max_length=100)] = None,
                     team: Annotated[str | None, Query(max_length=100)] = None,
-                    after: Annotated[int, Query(ge=0, le=2**62, description="the last finding_id of the previous page")] = 0,
+                    after: AfterId = 0,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
     """Current findings, de-identified, oldest finding first; page with `after`."""
     latest_rev = (select(NoteRevision.note_id, func.max(NoteRevision.revision).label("rev"))

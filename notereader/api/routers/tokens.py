@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from notereader.api.deps import Admin, RuntimeDep, SessionDep
-from notereader.api.schemas import TokenCreated, TokenIn
+from notereader.api.schemas import RowId, TokenCreated, TokenIn
 from notereader.api.visibility import not_found
 from notereader.service import audit
 from notereader.service.auth import create_token
@@ -37,7 +37,7 @@ def new_token(body: TokenIn, principal: Admin, session: SessionDep, rt: RuntimeD
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
-def revoke_token(token_id: int, principal: Admin, session: SessionDep) -> Response:
+def revoke_token(token_id: RowId, principal: Admin, session: SessionDep) -> Response:
     """Revoke a token; calls with it get 401 from now on."""
     row = session.get(ApiToken, token_id)
     if row is None:
