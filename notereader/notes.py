@@ -80,7 +80,7 @@ def validate_note(obj: Any, where: str = "<note>", line: int | None = None) -> t
                 goals.append((gid, gtext))
     if problems:
         return None, problems
-    assert isinstance(note_id, str) and isinstance(text, str)
+    assert isinstance(note_id, str) and isinstance(text, str)  # nosec B101 # type narrowing; no problems means both were checked to be str above
     return Note(note_id, text, tuple(goals)), []
 
 

@@ -120,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log.info("started a private redis-server at %s (development; set NOTEREADER_REDIS_URL to use your own)", redis_url)
             if not args.no_worker:
                 env = dict(os.environ, NOTEREADER_REDIS_URL=redis_url)
-                worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker"], env=env)
+                worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker"], env=env)  # nosec B603 # fixed argv (this interpreter, notereader worker), no shell
                 log.info("started a worker beside the API (pid %d)", worker.pid)
         rt = _runtime(s, redis_url)
         uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=True)

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_SIGNING_SECRET = "development-signing-secret-change-me"
-DEV_TOKEN_PEPPER = "development-token-pepper"
+DEV_SIGNING_SECRET = "development-signing-secret-change-me"  # nosec B105 # development default; refused outside development (_refuse_unsafe)
+DEV_TOKEN_PEPPER = "development-token-pepper"  # nosec B105 # development default; refused outside development (_refuse_unsafe)
 
 
 class Settings(BaseSettings):

@@ -184,7 +184,7 @@ class Stack:
 
         port = free_port()
         with self._log("api") as log:
-            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)],
+            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)],  # nosec B603 # fixed argv (this interpreter, notereader serve), no shell
                                         env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self.api_url = f"http://127.0.0.1:{port}"
 
@@ -211,7 +211,7 @@ class Stack:
         for _ in range(k):
             name = f"bench-worker-{len(self.workers) + 1}"
             with self._log(name) as log:
-                proc = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}"],
+                proc = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}"],  # nosec B603 # fixed argv (this interpreter, notereader worker), no shell
                                         env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
             self.workers.append(proc)
             new.append(proc)
@@ -238,7 +238,7 @@ class Stack:
         for proc in procs:
             try:
                 stop_process(proc)
-            except Exception:  # keep stopping the rest
+            except Exception:  # nosec B110 # keep stopping the rest
                 pass
         if self.runtime is not None:
             self.runtime.close()

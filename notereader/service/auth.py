@@ -33,7 +33,7 @@ from notereader.store.models import ApiToken
 from notereader.store.types import utcnow
 
 ROLES = ("case_system", "supervisor", "analyst", "auditor", "admin")
-TOKEN_PREFIX = "nr_"
+TOKEN_PREFIX = "nr_"  # nosec B105 # a public prefix that marks notereader tokens, not a secret
 MAX_EXPIRY_DAYS = 3650
 
 
