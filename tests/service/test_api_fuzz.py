@@ -19,19 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from svc_helpers import fresh_postgres_database  # noqa: E402
+from svc_helpers import fresh_postgres_database
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 FUZZ_EXAMPLES = 12
