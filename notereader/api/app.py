@@ -113,7 +113,11 @@ async def database_unavailable(_request: Request, exc: OperationalError) -> JSON
 
 
 async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=getattr(exc, "headers", None))
+    detail = exc.detail
+    if exc.status_code == 400 and isinstance(detail, str):
+        # FastAPI's own 400 for a body it cannot decode at all (not UTF-8, say): the same shape as broken JSON.
+        detail = [{"field": "body", "type": "json_invalid", "message": f"the body is not valid JSON: {detail}"}]
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -10,11 +10,12 @@ Runs on SQLite and PostgreSQL, each with its own database and private Redis
 (with queue names no worker listens on: nothing generated here is analysed),
 so generated calls such as ``DELETE /v1/tokens/1`` cannot touch the
 ``service`` fixture's tokens. Derandomized and bounded (``FUZZ_EXAMPLES``
-examples per operation and generation mode), so a run is reproducible.
+examples per operation and generation mode), so a run is reproducible; ``NOTEREADER_FUZZ_EXAMPLES=100`` runs deeper.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -33,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from svc_helpers import fresh_postgres_database
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-FUZZ_EXAMPLES = 12
+FUZZ_EXAMPLES = int(os.environ.get("NOTEREADER_FUZZ_EXAMPLES", "12"))  # raise it for a deeper run by hand
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 CALLERS = {  # who -> (role, teams); None: no token at all
     "anonymous": None,
