@@ -47,6 +47,9 @@ def validate_note(obj: Any, where: str = "<note>", line: int | None = None) -> t
             bad("text", f"is {size} bytes; notes are limited to {MAX_TEXT_BYTES} bytes (split the document)")
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             bad("text", "contains an unpaired UTF-16 surrogate (invalid Unicode); re-export the note as UTF-8")
+        if "\x00" in text:
+            bad("text", "contains a NUL character (U+0000), which PostgreSQL cannot store and no note needs; "
+                        "remove it (it usually comes from a binary file or a bad export)")
     goals: list[tuple[str, str]] = []
     plan = obj.get("plan")
     if plan is not None:
@@ -77,7 +80,7 @@ def validate_note(obj: Any, where: str = "<note>", line: int | None = None) -> t
                 goals.append((gid, gtext))
     if problems:
         return None, problems
-    assert isinstance(note_id, str) and isinstance(text, str)
+    assert isinstance(note_id, str) and isinstance(text, str)  # nosec B101 # type narrowing; no problems means both were checked to be str above
     return Note(note_id, text, tuple(goals)), []
 
 

@@ -3,7 +3,7 @@
     notereader db upgrade                      create or migrate the store
     notereader serve [--host H] [--port P]     the API (and, in development, Redis and a worker)
     notereader worker [--burst]                an RQ worker with the pipeline loaded once
-    notereader tokens create --role R [--team T] [--name N]
+    notereader tokens create --role R [--team T] [--name N] [--expires-in-days D]
     notereader audit verify                    check the audit log's hash chain
     notereader sweep                           queue every note revision that has no analysis at all
 """
@@ -48,6 +48,8 @@ def add_parsers(sub: Any) -> None:
     tp.add_argument("--role", required=True, choices=["case_system", "supervisor", "analyst", "auditor", "admin"])
     tp.add_argument("--team", action="append", default=[], help="limit the token to a team (repeatable; supervisors need one)")
     tp.add_argument("--name", help="who holds it; for case_system, the case system's name (its webhook key)")
+    tp.add_argument("--expires-in-days", type=float, metavar="DAYS",
+                    help="the token stops working DAYS days from now (default: it does not expire; revoke it instead)")
 
     p = sub.add_parser("audit", help="check the audit log")
     asub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -118,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log.info("started a private redis-server at %s (development; set NOTEREADER_REDIS_URL to use your own)", redis_url)
             if not args.no_worker:
                 env = dict(os.environ, NOTEREADER_REDIS_URL=redis_url)
-                worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker"], env=env)
+                worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker"], env=env)  # nosec B603 # fixed argv (this interpreter, notereader worker), no shell
                 log.info("started a worker beside the API (pid %d)", worker.pid)
         rt = _runtime(s, redis_url)
         uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=True)
@@ -160,13 +162,16 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     name = args.name or args.role
     with make_sessionmaker(engine)() as session, session.begin():
         try:
-            row, token = create_token(session, role=args.role, name=name, teams=args.team, pepper=s.token_pepper)
+            row, token = create_token(session, role=args.role, name=name, teams=args.team, pepper=s.token_pepper,
+                                      expires_in_days=args.expires_in_days)
         except ValueError as exc:
             raise NotereaderError(str(exc)) from None
         audit.append(session, actor="cli", role="admin", action="token.create", target=f"token:{row.id}",
-                     detail={"role": row.role, "name": row.name, "teams": row.teams})
-    print(f"token {row.id}: role {row.role}, name {row.name}, teams {', '.join(row.teams) or '(all)'}; shown once:",
-          file=sys.stderr)
+                     detail={"role": row.role, "name": row.name, "teams": row.teams,
+                             "expires_at": row.expires_at.isoformat() if row.expires_at else None})
+    expiry = f"expires {row.expires_at.isoformat(timespec='seconds')}" if row.expires_at else "does not expire"
+    print(f"token {row.id}: role {row.role}, name {row.name}, teams {', '.join(row.teams) or '(all)'}, {expiry}; "
+          "shown once:", file=sys.stderr)
     print(token)
     return 0
 

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_SIGNING_SECRET = "development-signing-secret-change-me"
-DEV_TOKEN_PEPPER = "development-token-pepper"
+DEV_SIGNING_SECRET = "development-signing-secret-change-me"  # nosec B105 # development default; refused outside development (_refuse_unsafe)
+DEV_TOKEN_PEPPER = "development-token-pepper"  # nosec B105 # development default; refused outside development (_refuse_unsafe)
 
 
 class Settings(BaseSettings):
@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     analysis_retry_intervals: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 30, 120])
     analysis_job_timeout_seconds: int = Field(600, gt=0, description="an analysis job running longer is stopped and retried")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")
+    rate_limit_per_minute: int = Field(
+        6000, ge=0, description="calls one API token may make per minute (counted in Redis across API processes); "
+                                "over it the API answers 429 with Retry-After. 0 turns the limit off")
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="browser origins allowed to call the API cross-origin (comma-separated or "
+                                          "a JSON list); empty, the default, sends no CORS headers at all")
     queue_name: str = "notereader"
     webhook_queue_name: str = "notereader-webhooks"
     sweep_interval_seconds: int = Field(300, gt=0, description="how often a worker re-enqueues unanalysed note revisions")
@@ -51,7 +57,7 @@ class Settings(BaseSettings):
     encoder_threads: int | None = Field(None, ge=1, le=64, description="CPU threads per worker for the sentence "
                                         "encoder (results do not depend on it); default: the runtime's choice")
 
-    @field_validator("teams", mode="before")
+    @field_validator("teams", "cors_allow_origins", mode="before")
     @classmethod
     def _split_teams(cls, v: object) -> object:
         if isinstance(v, str):
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
         if not self.token_pepper or self.token_pepper == DEV_TOKEN_PEPPER:
             problems.append("NOTEREADER_TOKEN_PEPPER is empty or the development default; token hashes would be "
                             "cheap to reverse from a copied database. Set a long random pepper.")
+        if "*" in self.cors_allow_origins:
+            problems.append("NOTEREADER_CORS_ALLOW_ORIGINS contains '*'; any web page could then read case notes "
+                            "through a user's browser. List the exact origins instead.")
         if self.redis_url is None:
             problems.append("NOTEREADER_REDIS_URL is unset; outside development the service does not start its own Redis.")
         if problems:

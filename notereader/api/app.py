@@ -21,8 +21,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notereader.api import security
 from notereader.api.pages import mount_pages
-from notereader.api.routers import audit, flags, notes, ops, rescore, rubrics, tokens, webhooks
+from notereader.api.routers import audit, exports, flags, notes, ops, rescore, rubrics, tokens, webhooks
 from notereader.service.runtime import Runtime
 from notereader.version import ENGINE_VERSION
 
@@ -117,7 +118,11 @@ async def database_unavailable(_request: Request, exc: OperationalError) -> JSON
 
 
 async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=getattr(exc, "headers", None))
+    detail = exc.detail
+    if exc.status_code == 400 and isinstance(detail, str):
+        # FastAPI's own 400 for a body it cannot decode at all (not UTF-8, say): the same shape as broken JSON.
+        detail = [{"field": "body", "type": "json_invalid", "message": f"the body is not valid JSON: {detail}"}]
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=getattr(exc, "headers", None))
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -129,11 +134,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     for r in (notes.router, flags.router, audit.router, rescore.router, rubrics.router, tokens.router, webhooks.router,
-              ops.router):
+              ops.router, exports.router):
         app.include_router(r)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, database_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
     mount_pages(app)  # HTML pages under /pages, with their own security headers
+    security.install(app, runtime.settings)  # outermost: headers on every response, CORS only if configured
     return app

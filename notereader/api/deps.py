@@ -1,8 +1,9 @@
 """Dependencies shared by the routers: the runtime, a database session, and who is calling.
 
-``Caller`` checks the bearer token and the role a route needs. A missing or
-unknown token is 401, a token of the wrong role 403; both refusals are
-written to the audit log before the error is returned.
+``Caller`` checks the bearer token and the role a route needs. A missing,
+unknown, revoked or expired token is 401, a token of the wrong role 403; both refusals are
+written to the audit log before the error is returned. A token over its
+per-minute rate limit gets 429 with Retry-After (counted, not audited).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from notereader.api.schemas import KNOWN_TEAMS
-from notereader.service import audit, metrics
-from notereader.service.auth import Principal, authenticate
+from notereader.service import audit, metrics, ratelimit
+from notereader.service.auth import Principal, TokenRefused, authenticate
 from notereader.service.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `notereader tokens create`")
@@ -65,10 +66,19 @@ def require(*roles: str) -> Callable[..., Principal]:
                    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
         if creds is None or not creds.credentials:
             raise refuse(rt, request, 401, "an API token is required: send `Authorization: Bearer <token>`", None)
-        with rt.sessions() as session:
-            principal = authenticate(session, creds.credentials, rt.settings.token_pepper)
-        if principal is None:
-            raise refuse(rt, request, 401, "the API token is unknown or revoked", None)
+        try:
+            with rt.sessions() as session:
+                principal = authenticate(session, creds.credentials, rt.settings.token_pepper)
+        except TokenRefused as exc:
+            raise refuse(rt, request, 401, str(exc), None) from None
+        limit = rt.settings.rate_limit_per_minute
+        verdict = ratelimit.check(rt.redis, principal.token_id, limit)
+        if not verdict.allowed:
+            # Not audited: a client stuck in a loop would otherwise flood the audit log.
+            metrics.incr(rt.redis, "requests_rate_limited")
+            raise HTTPException(429, f"this token made more than {limit} calls this minute; "
+                                     f"retry after {verdict.retry_after} s",
+                                headers={"Retry-After": str(verdict.retry_after)})
         if principal.role not in roles:
             raise refuse(rt, request, 403, f"the {principal.role} role may not do this; it needs one of: {', '.join(roles)}",
                          principal)

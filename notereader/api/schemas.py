@@ -8,9 +8,11 @@ here too, with the same message, under the same field name.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from contextvars import ContextVar
+
+from fastapi import Path, Query
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,6 +20,12 @@ from notereader.notes import validate_note
 
 # The teams the running service knows; set per request (see notereader.api.deps.known_teams).
 KNOWN_TEAMS: ContextVar[tuple[str, ...] | None] = ContextVar("KNOWN_TEAMS", default=None)
+
+# Row ids are 32-bit integers on PostgreSQL: a larger id in a path or a page cursor is refused with 422
+# rather than reaching the database as an out-of-range parameter.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 to 2**31-1)")]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="page: the last id of the previous page")]
 
 Severity = Literal["critical", "high", "medium"]
 FlagStatus = Literal["open", "acknowledged", "escalated", "dismissed", "resolved", "withdrawn"]
@@ -185,6 +193,9 @@ class TokenIn(BaseModel):
     role: Literal["case_system", "supervisor", "analyst", "auditor", "admin"]
     name: str = Field(min_length=1, max_length=200)
     teams: list[str] = Field(default_factory=list)
+    expires_in_days: float | None = Field(None, gt=0, le=3650,
+                                          description="the token stops working this many days from now; "
+                                                      "leave out for a token that does not expire")
 
 
 class TokenCreated(BaseModel):
@@ -192,4 +203,32 @@ class TokenCreated(BaseModel):
     name: str
     role: str
     teams: list[str]
+    expires_at: datetime | None = Field(None, description="when the token stops working; null: never")
     token: str = Field(description="shown once; the store keeps only its hash")
+
+
+class ExportCitation(BaseModel):
+    quote: str = Field(description="the cited sentence with names, phone numbers, e-mails, addresses and dates "
+                                   "replaced by <PERSON>, <PHONE_NUMBER>, <EMAIL_ADDRESS>, <ADDRESS>, <DATE>")
+    masked: list[str] = Field(description="the kinds of identifier masked in this quote, in text order")
+
+
+class ExportFinding(BaseModel):
+    finding_id: int
+    kind: str
+    rubric_id: str | None
+    rubric_version: int | None
+    goal_id: str | None
+    severity: str | None
+    direction: str | None
+    score: float
+    team: str
+    note_ref: str = Field(description="a stable pseudonym of the note (keyed hash), not its id")
+    client_ref: str = Field(description="a stable pseudonym of the client (keyed hash), not their id")
+    written_month: str = Field(description="the month the note was written, YYYY-MM (no day: dates identify)")
+    citations: list[ExportCitation]
+
+
+class ExportPage(BaseModel):
+    items: list[ExportFinding]
+    next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")

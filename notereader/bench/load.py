@@ -151,7 +151,7 @@ class QueueSampler:
         while not self._stop.is_set():
             try:
                 self.samples.append((round(time.monotonic() - self.t0, 2), int(self.read())))
-            except Exception:  # a missed sample is not worth failing the benchmark for
+            except Exception:  # nosec B110 # a missed sample is not worth failing the benchmark for
                 pass
             self._stop.wait(self.interval)
 

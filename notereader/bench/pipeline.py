@@ -113,7 +113,7 @@ print(json.dumps({"import_s": round(t_import - t0, 2), "load_verify_compile_s": 
 
 def cold_start(notes_after: int, corpus_size: int, model: str) -> dict[str, Any]:
     """A fresh worker-like process: time to first result and peak RSS after more notes."""
-    proc = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(notes_after), str(corpus_size)],
+    proc = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(notes_after), str(corpus_size)],  # nosec B603 # fixed argv (this interpreter, our own script), no shell
                           capture_output=True, text=True,
                           env=dict(os.environ, TOKENIZERS_PARALLELISM="false", NOTEREADER_MODEL=model))
     if proc.returncode != 0:

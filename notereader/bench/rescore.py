@@ -44,7 +44,7 @@ def bumped_rubrics(dest: Path, rubric_id: str) -> Path:
     if not (bumped and edited):
         raise NotereaderError(f"{path}: expected a top-level 'version:' and a 'look_for:' list to edit")
     path.write_text(text, encoding="utf-8")
-    lock = subprocess.run([sys.executable, "-m", "notereader", "rubrics", "lock", "--rubrics", str(dest)],
+    lock = subprocess.run([sys.executable, "-m", "notereader", "rubrics", "lock", "--rubrics", str(dest)],  # nosec B603 # fixed argv (this interpreter, notereader), no shell
                           env=child_env({}), capture_output=True, text=True)
     if lock.returncode != 0:
         raise NotereaderError(f"notereader rubrics lock --rubrics {dest} failed: {lock.stderr.strip()[-500:]}")

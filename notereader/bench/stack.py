@@ -156,8 +156,9 @@ class Stack:
             self.database_url, self._drop = create_database(self.workdir, self.database_server_url)
             # Sweeps and write-backs are not what is measured: no webhooks, and the periodic sweep
             # (which would queue stored notes before a rescore asks for them) only at worker start.
+            # No per-token rate limit: the benchmark measures how fast the API can go.
             self.settings_values = {"environment": "test", "database_url": self.database_url, "redis_url": self.redis.url,
-                                    "sweep_interval_seconds": 3600, "webhooks": {}}
+                                    "sweep_interval_seconds": 3600, "webhooks": {}, "rate_limit_per_minute": 0}
             if self.rubrics_dir:
                 self.settings_values["rubrics_dir"] = self.rubrics_dir
             self.runtime = Runtime(Settings(**self.settings_values), self.redis.url)
@@ -183,7 +184,7 @@ class Stack:
 
         port = free_port()
         with self._log("api") as log:
-            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)],
+            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)],  # nosec B603 # fixed argv (this interpreter, notereader serve), no shell
                                         env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self.api_url = f"http://127.0.0.1:{port}"
 
@@ -213,7 +214,7 @@ class Stack:
         for _ in range(k):
             name = f"bench-worker-{len(self.workers) + 1}"
             with self._log(name) as log:
-                proc = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}"],
+                proc = subprocess.Popen([sys.executable, "-m", "notereader", "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}"],  # nosec B603 # fixed argv (this interpreter, notereader worker), no shell
                                         env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
             self.workers.append(proc)
             new.append(proc)
@@ -249,7 +250,7 @@ class Stack:
         for proc in procs:
             try:
                 stop_process(proc)
-            except Exception:  # keep stopping the rest
+            except Exception:  # nosec B110 # keep stopping the rest
                 pass
         if self.runtime is not None:
             self.runtime.close()

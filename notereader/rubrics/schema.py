@@ -3,7 +3,11 @@
 Every problem in every file is collected and reported at once with its file,
 line and key path. YAML anchors and aliases are refused (they are never needed
 in a rubric, and alias expansion is how a "billion laughs" file exhausts
-memory), as are files over ``MAX_FILE_BYTES``.
+memory), as are files over ``MAX_FILE_BYTES`` (checked before reading) and
+nesting deeper than ``MAX_DEPTH`` (PyYAML composes recursively, so a file of
+a few thousand ``[`` would otherwise end in a RecursionError, not a message).
+Rubrics accept no regular expressions anywhere: phrases are literal and
+matched as spaCy tokens, so no rubric can make matching backtrack.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from notereader.errors import Problem, RubricError
 
 MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 20  # a rubric needs 3 levels (examples -> flag -> sentence)
 KINDS = ("risk", "theme")
 SEVERITIES = ("critical", "high", "medium")
 SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1}
@@ -77,20 +82,39 @@ class Rubric:
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+class _Refused(yaml.YAMLError):
+    """YAML this loader will not compose, with the line where it starts."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
 class _NoAliasLoader(yaml.SafeLoader):
-    """A safe loader that refuses anchors and aliases."""
+    """A safe loader that refuses anchors, aliases and nesting deeper than ``MAX_DEPTH``."""
+
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()
+                raise _Refused(event.start_mark.line + 1, f"nests more than {MAX_DEPTH} levels deep; "
+                                                          "a rubric is a flat mapping of texts and lists")
+            return self._compose_checked(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _compose_checked(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.YAMLError(
-                f"line {event.start_mark.line + 1}: YAML aliases (*name) are not allowed in rubric files"
-            )
+            raise _Refused(event.start_mark.line + 1, "uses a YAML alias (*name); aliases are not allowed in rubric files")
         event = self.peek_event()
         if getattr(event, "anchor", None):
-            raise yaml.YAMLError(
-                f"line {event.start_mark.line + 1}: YAML anchors (&name) are not allowed in rubric files"
-            )
+            raise _Refused(event.start_mark.line + 1, "uses a YAML anchor (&name); anchors and aliases are not allowed "
+                                                      "in rubric files (alias expansion is how a YAML bomb exhausts memory)")
         return super().compose_node(parent, index)
 
 
@@ -109,7 +133,10 @@ class _Checker:
             return None
         out: dict[str, tuple[Node, Node]] = {}
         for k, v in node.value:
-            name = k.value if isinstance(k, ScalarNode) else str(k)
+            if not isinstance(k, ScalarNode):
+                self.err(k, key or "(top level)", f"has {_kind(k)} as a key; keys must be plain words")
+                continue
+            name = k.value
             if name in out:
                 self.err(k, f"{key}.{name}".lstrip("."), "appears twice; keep one")
             out[name] = (k, v)
@@ -158,7 +185,9 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
     """Validate one rubric file's text; return the rubric or the problems."""
     c = _Checker(str(path))
     try:
-        root = yaml.compose(text, Loader=_NoAliasLoader)
+        root = yaml.compose(text, Loader=_NoAliasLoader)  # a SafeLoader subclass; compose builds no objects
+    except _Refused as exc:
+        return None, [Problem(str(path), exc.line, "", exc.message)]
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return None, [Problem(str(path), line, "", f"is not valid YAML: {exc.problem}")]
@@ -252,7 +281,7 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
                 no_flag = c.string_list(ex["no_flag"][1], "examples.no_flag", min_items=MIN_EXAMPLES)
     if c.problems:
         return None, c.problems
-    assert rid and version and kind and title and description is not None
+    assert rid and version and kind and title and description is not None  # nosec B101 # type narrowing; no problems means each was set above
     return Rubric(
         id=rid, version=version, kind=kind, title=title, severity=severity, description=description,
         look_for=tuple(look_for), phrases=tuple(phrases), not_like=tuple(not_like), threshold=threshold,
@@ -269,7 +298,11 @@ def read_rubric_file(path: Path) -> tuple[Rubric | None, list[Problem]]:
         return None, [Problem(str(path), None, "", f"cannot be read: {exc.strerror}")]
     if size > MAX_FILE_BYTES:
         return None, [Problem(str(path), None, "", f"is {size} bytes; rubric files are limited to {MAX_FILE_BYTES} bytes")]
-    raw = path.read_bytes()
+    with path.open("rb") as f:  # read at most one byte past the limit: a file may grow, or be /dev/zero
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [Problem(str(path), None, "", f"is over {MAX_FILE_BYTES} bytes; rubric files are limited to "
+                                                   f"{MAX_FILE_BYTES} bytes")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -36,7 +36,7 @@ class PrivateRedis:
             raise NotereaderError("NOTEREADER_REDIS_URL is not set and redis-server is not on PATH", hint=INSTALL_HINT)
         self.port = _free_port()
         self.dir = tempfile.mkdtemp(prefix="notereader-redis-")
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # nosec B603 # argv is the redis-server binary found on PATH and fixed options, no shell
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--logfile", str(Path(self.dir) / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -62,7 +62,7 @@ def _update_flags(session: Session, note: Note, revision: NoteRevision, risk_fin
     flags = {f.rubric_id: f for f in session.scalars(select(Flag).where(Flag.note_id == note.note_id))}
     raised = set()
     for finding in risk_findings:
-        assert finding.rubric_id is not None and finding.severity is not None
+        assert finding.rubric_id is not None and finding.severity is not None  # nosec B101 # type narrowing; risk findings always carry rubric and severity
         raised.add(finding.rubric_id)
         flag = flags.get(finding.rubric_id)
         if flag is None:

@@ -11,7 +11,7 @@ from notereader.api.deps import RuntimeDep, SessionDep, refuse
 from notereader.api.pages import session as page_session
 from notereader.api.pages.common import HOME, PageError, SignedIn, check_csrf, render
 from notereader.service import audit
-from notereader.service.auth import authenticate
+from notereader.service.auth import TokenRefused, authenticate
 
 router = APIRouter(prefix="/pages", include_in_schema=False)
 
@@ -51,12 +51,16 @@ def sign_in(request: Request, rt: RuntimeDep, token: Annotated[str, Form()] = ""
     if not page_session.signin_csrf_ok(rt, request, csrf):
         raise PageError(403, "Form refused", "The sign-in form had expired or was not sent from this site. "
                         "Open the sign-in page again.")
+    principal = None
+    reason = "That token is unknown. Paste the whole token, starting with nr_."
     with rt.sessions() as session:
-        principal = authenticate(session, token.strip(), rt.settings.token_pepper) if token.strip() else None
+        try:
+            principal = authenticate(session, token.strip(), rt.settings.token_pepper) if token.strip() else None
+        except TokenRefused as exc:
+            reason = f"Not signed in: {exc}."
     if principal is None:
-        refuse(rt, request, 401, "page sign-in with an unknown or revoked token", None)
-        return render(request, "sign_in.html", 401, csrf_value=csrf, next=_safe_next(next) or "",
-                      error="That token is unknown or revoked. Paste the whole token, starting with nr_.")
+        refuse(rt, request, 401, "page sign-in with an unknown, revoked or expired token", None)
+        return render(request, "sign_in.html", 401, csrf_value=csrf, next=_safe_next(next) or "", error=reason)
     with rt.sessions() as session, session.begin():
         audit.append(session, actor=principal.actor, role=principal.role, action="pages.sign_in", target=None)
     response = RedirectResponse(_safe_next(next) or HOME.get(principal.role, "/pages"), status_code=303)

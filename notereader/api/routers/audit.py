@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from notereader.api.deps import Auditor, SessionDep
+from notereader.api.schemas import AfterId, RowId
 from notereader.api.visibility import not_found
 from notereader.service import audit
 from notereader.service.trace import trace_finding
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 @router.get("/findings/{finding_id}/trace")
-def trace(finding_id: int, principal: Auditor, session: SessionDep) -> Any:
+def trace(finding_id: RowId, principal: Auditor, session: SessionDep) -> Any:
     """Everything behind one finding: the cited text re-verified against the stored note,
     the rubric's text at the version used, and the model and ruleset provenance."""
     finding = session.get(Finding, finding_id)
@@ -39,7 +40,7 @@ def audit_log(principal: Auditor, session: SessionDep,
               outcome: Annotated[str | None, Query(description="ok, or refused:401 / refused:403 / refused:404")] = None,
               since: Annotated[datetime | None, Query()] = None,
               until: Annotated[datetime | None, Query()] = None,
-              after_seq: Annotated[int, Query(ge=0, description="page: the last seq of the previous page")] = 0,
+              after_seq: AfterId = 0,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """Audit records in order, filtered; page with after_seq."""
     q = select(AuditRecord).where(AuditRecord.seq > after_seq)

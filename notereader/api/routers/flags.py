@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import and_, or_, select
 
 from notereader.api.deps import RuntimeDep, SessionDep, Supervisor
-from notereader.api.schemas import FlagItem, FlagOut, FlagStatus, ReviewIn, ReviewOut, RiskQueuePage, Severity
+from notereader.api.schemas import FlagItem, RowId, FlagOut, FlagStatus, ReviewIn, ReviewOut, RiskQueuePage, Severity
 from notereader.api.visibility import hidden, not_found
 from notereader.service import audit
 from notereader.service.results import SEVERITY_RANK
@@ -93,7 +93,7 @@ def _flag_out(flag: Flag) -> FlagOut:
 
 
 @router.get("/flags/{flag_id}", response_model=FlagOut)
-def get_flag(flag_id: int, principal: Supervisor, session: SessionDep, rt: RuntimeDep, request: Request) -> Any:
+def get_flag(flag_id: RowId, principal: Supervisor, session: SessionDep, rt: RuntimeDep, request: Request) -> Any:
     """One flag with its whole review history."""
     flag = session.get(Flag, flag_id)
     if flag is None:
@@ -106,7 +106,7 @@ def get_flag(flag_id: int, principal: Supervisor, session: SessionDep, rt: Runti
 
 @router.post("/flags/{flag_id}/review", response_model=FlagOut,
              responses={409: {"description": "the flag is closed"}, 422: {"description": "a dismiss needs a reason"}})
-def review_flag(flag_id: int, body: ReviewIn, principal: Supervisor, session: SessionDep, rt: RuntimeDep,
+def review_flag(flag_id: RowId, body: ReviewIn, principal: Supervisor, session: SessionDep, rt: RuntimeDep,
                 request: Request) -> Any:
     """Acknowledge, escalate, dismiss (with a reason) or resolve a flag; every review stays in its history."""
     flag = session.scalar(select(Flag).where(Flag.id == flag_id).with_for_update())

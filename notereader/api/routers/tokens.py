@@ -1,4 +1,4 @@
-"""API tokens, for admins: create (shown once) and revoke."""
+"""API tokens, for admins: create (shown once, optionally expiring) and revoke."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from notereader.api.deps import Admin, RuntimeDep, SessionDep
-from notereader.api.schemas import TokenCreated, TokenIn
+from notereader.api.schemas import RowId, TokenCreated, TokenIn
 from notereader.api.visibility import not_found
 from notereader.service import audit
 from notereader.service.auth import create_token
@@ -25,16 +25,19 @@ def new_token(body: TokenIn, principal: Admin, session: SessionDep, rt: RuntimeD
     if unknown:
         return JSONResponse(status_code=422, content={"detail": [{"field": "teams", "message": f"unknown team(s): {', '.join(unknown)}", "type": "unknown_team"}]})
     try:
-        row, token = create_token(session, role=body.role, name=body.name, teams=body.teams, pepper=rt.settings.token_pepper)
+        row, token = create_token(session, role=body.role, name=body.name, teams=body.teams, pepper=rt.settings.token_pepper,
+                                  expires_in_days=body.expires_in_days)
     except ValueError as exc:
         return JSONResponse(status_code=422, content={"detail": [{"field": "teams", "message": str(exc), "type": "value_error"}]})
     audit.append(session, actor=principal.actor, role=principal.role, action="token.create", target=f"token:{row.id}",
-                 detail={"role": row.role, "name": row.name, "teams": row.teams})
-    return TokenCreated(token_id=row.id, name=row.name, role=row.role, teams=row.teams, token=token)
+                 detail={"role": row.role, "name": row.name, "teams": row.teams,
+                         "expires_at": row.expires_at.isoformat() if row.expires_at else None})
+    return TokenCreated(token_id=row.id, name=row.name, role=row.role, teams=row.teams, expires_at=row.expires_at,
+                        token=token)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
-def revoke_token(token_id: int, principal: Admin, session: SessionDep) -> Response:
+def revoke_token(token_id: RowId, principal: Admin, session: SessionDep) -> Response:
     """Revoke a token; calls with it get 401 from now on."""
     row = session.get(ApiToken, token_id)
     if row is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from notereader.api.deps import Admin, RuntimeDep, SessionDep
+from notereader.api.schemas import RowId
 from notereader.api.visibility import not_found
 from notereader.service import audit
 from notereader.store.models import WebhookDelivery
@@ -27,7 +28,7 @@ def dead_letters(principal: Admin, session: SessionDep,
 
 
 @router.post("/dead-letters/{delivery_id}/redeliver", status_code=202)
-def redeliver(delivery_id: int, principal: Admin, session: SessionDep, rt: RuntimeDep) -> Any:
+def redeliver(delivery_id: RowId, principal: Admin, session: SessionDep, rt: RuntimeDep) -> Any:
     """Put a dead delivery back on the write-back queue with a fresh set of retries."""
     d = session.get(WebhookDelivery, delivery_id)
     if d is None or d.status != "dead":
