@@ -52,12 +52,12 @@ def sign_in(request: Request, rt: RuntimeDep, token: Annotated[str, Form()] = ""
         raise PageError(403, "Form refused", "The sign-in form had expired or was not sent from this site. "
                         "Open the sign-in page again.")
     principal = None
-    reason = "That token is unknown. Paste the whole token, starting with nr_."
+    reason = "That token is unknown or revoked. Paste the whole token, starting with nr_."
     with rt.sessions() as session:
         try:
             principal = authenticate(session, token.strip(), rt.settings.token_pepper) if token.strip() else None
         except TokenRefused as exc:
-            reason = f"Not signed in: {exc}."
+            reason = f"That token is unknown or revoked, or has expired ({exc}). Paste the whole token, starting with nr_."
     if principal is None:
         refuse(rt, request, 401, "page sign-in with an unknown, revoked or expired token", None)
         return render(request, "sign_in.html", 401, csrf_value=csrf, next=_safe_next(next) or "", error=reason)
