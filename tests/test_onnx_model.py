@@ -40,13 +40,30 @@ def test_default_model_is_derived_from_the_pinned_weights():
 
 
 def test_a_sentence_vector_depends_only_on_the_sentence(fp32):
-    alone = {t: fp32.encode([t])[t] for t in TEXTS}
-    together = fp32.encode(reversed(TEXTS))
     m = fp32.manifest
+    one_by_one = OnnxEmbedder(m, m.base, num_threads=1)  # fresh encoders: nothing comes from a cache
+    alone = {t: one_by_one.encode([t])[t] for t in TEXTS}
+    together = OnnxEmbedder(m, m.base, num_threads=1).encode(reversed(TEXTS))
     two_threads = OnnxEmbedder(m, m.base, num_threads=2).encode(TEXTS)
+    four_threads = OnnxEmbedder(m, m.base, num_threads=4).encode(TEXTS * 3)
     for t in TEXTS:
-        assert alone[t].tobytes() == together[t].tobytes() == two_threads[t].tobytes(), t
+        assert alone[t].tobytes() == together[t].tobytes() == two_threads[t].tobytes() == four_threads[t].tobytes(), t
         assert alone[t].dtype == np.float64 and abs(float(alone[t] @ alone[t]) - 1.0) < 1e-12
+
+
+def test_the_sentence_cache_is_bounded_and_changes_nothing(monkeypatch, fp32):
+    import notereader.pipeline.onnx_model as onnx_model
+
+    monkeypatch.setattr(onnx_model, "CACHE_SENTENCES", 3)
+    m = fp32.manifest
+    e = OnnxEmbedder(m, m.base, num_threads=2)
+    first = e.encode(TEXTS)
+    assert len(e._cache) == 3
+    again = e.encode(TEXTS)  # half from the cache, half computed again
+    for t in TEXTS:
+        assert first[t].tobytes() == again[t].tobytes()
+    with pytest.raises(ValueError):
+        again[TEXTS[-1]][0] = 0.0  # cached vectors are shared, so read-only
 
 
 def test_fp32_vectors_match_the_float64_reference(fp32):

@@ -32,7 +32,7 @@ def test_analysis_v1_shape_and_provenance(reader):
     assert a["text_sha256"] == text_sha256("Cl said the lights got cut off Tuesday and the kids have been eating cereal for dinner.")
     prov = a["provenance"]
     assert prov["engine_version"] and prov["engine_data_sha256"]
-    assert prov["models"] == {"all-MiniLM-L6-v2": reader.embedder.manifest.sha256}
+    assert prov["models"] == {"all-MiniLM-L6-v2-onnx-fp32": reader.embedder.manifest.sha256}
     assert set(prov["ruleset"]["rubrics"]) == {r.id for r in reader.ruleset.rubrics}
     for r in a["risks"]:
         assert set(r) >= {"rubric_id", "rubric_version", "severity", "score", "citations"}

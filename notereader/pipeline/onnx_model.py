@@ -20,10 +20,14 @@ Determinism: float32 and (especially) dynamic int8 results depend on the
 shape of the batch a sentence is computed in: int8 activations are
 quantised with one scale per tensor, so a sentence's vector would depend on
 its batch-mates. This encoder therefore runs every distinct sentence on its
-own, with no padding: a sentence's vector depends only on the sentence, not
-on the batch, the order of notes or the thread count (per-sentence outputs
-are bit-identical with 1, 2 and 4 intra-op threads; see the tests). Vectors
-are mean-pooled and L2-normalised in float64.
+own, with no padding, on one onnxruntime thread: a sentence's vector depends
+only on the sentence, not on the batch, the order of notes or the number of
+threads (tested byte for byte). Parallelism comes from running several
+sentences at once, one per thread (onnxruntime releases the GIL), which on 2
+cores is ~20% faster than splitting each sentence's run across 2 threads.
+Vectors are mean-pooled and L2-normalised in float64. Because a vector
+depends only on its sentence, the most recently seen sentences' vectors are
+kept (``CACHE_SENTENCES``): boilerplate repeated across notes is embedded once.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -40,6 +46,7 @@ from notereader.errors import ModelIntegrityError
 from notereader.pipeline.embedder import ModelManifest, sha256_file, _offline
 
 ONNX_FILE = "model.onnx"
+CACHE_SENTENCES = 20_000  # ~60 MB of float64 vectors
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -134,8 +141,12 @@ class OnnxEmbedder:
         path = ensure_built(manifest, base)
         root = base.verify()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(num_threads or 0)  # 0: onnxruntime's choice; results do not depend on it
+        options.intra_op_num_threads = 1  # one thread per sentence run: see the module docstring
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.threads = max(1, int(num_threads or os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="encoder") if self.threads > 1 else None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -161,9 +172,25 @@ class OnnxEmbedder:
     def encode(self, texts: Iterable[str], batch_size: int = 32) -> dict[str, np.ndarray]:
         """Return {text: unit vector (float64)} for every distinct text. ``batch_size`` is accepted and unused."""
         unique = sorted(set(texts))
-        if unique:
+        out: dict[str, np.ndarray] = {}
+        todo = []
+        for text in unique:
+            vec = self._cache.get(text)
+            if vec is None:
+                todo.append(text)
+            else:
+                self._cache.move_to_end(text)
+                out[text] = vec
+        if todo:
             self.calls += 1
-        return {text: self._vector(text) for text in unique}
+            vectors = self._pool.map(self._vector, todo) if self._pool and len(todo) > 1 else map(self._vector, todo)
+            for text, vec in zip(todo, vectors):
+                vec.setflags(write=False)  # shared through the cache: nobody may change it
+                out[text] = vec
+                self._cache[text] = vec
+            while len(self._cache) > CACHE_SENTENCES:
+                self._cache.popitem(last=False)
+        return {text: out[text] for text in unique}
 
     def info(self) -> dict[str, Any]:
         return {"name": self.manifest.name, "sha256": self.manifest.sha256}
