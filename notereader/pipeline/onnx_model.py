@@ -192,5 +192,9 @@ class OnnxEmbedder:
                 self._cache.popitem(last=False)
         return {text: out[text] for text in unique}
 
+    def clear_cache(self) -> None:
+        """Forget every remembered sentence vector (tests use it to make the encoder run again)."""
+        self._cache.clear()
+
     def info(self) -> dict[str, Any]:
         return {"name": self.manifest.name, "sha256": self.manifest.sha256}
