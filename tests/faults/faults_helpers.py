@@ -2,7 +2,7 @@
 
 The scale: ``NOTEREADER_FAULT_SCALE`` multiplies the full-size loads of
 issue 7 (10,000 notes in the burst, 1,000 queued when Redis loses its data).
-``1`` is the full size; CI runs the default, ``0.02``, so that the suite fits
+``1`` is the full size; CI runs the default, ``0.01``, so that the suite fits
 in its time budget on a 2-core machine (see docs/reliability.md).
 
 The check, ``tally``, is SQL on the store: for every note a scenario posted
@@ -38,7 +38,7 @@ from notereader.bench.stack import free_port, wait_until
 
 FULL_BURST = 10_000
 FULL_REDIS_QUEUED = 1_000
-DEFAULT_SCALE = 0.02
+DEFAULT_SCALE = 0.01
 
 
 def scale() -> float:

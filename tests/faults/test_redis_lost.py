@@ -23,7 +23,7 @@ def _unanalysed(engine, prefix: str) -> int:
 
 
 def test_redis_losing_its_data_while_notes_are_queued_loses_no_note(make_stack):
-    n = scaled(FULL_REDIS_QUEUED, 100)
+    n = scaled(FULL_REDIS_QUEUED, 50)
     prefix = "redislost"
     notes = fault_notes(prefix, n + 10)
     queued, during_outage = notes[:n], notes[n:]
