@@ -16,7 +16,7 @@ def test_a_burst_with_two_workers_loses_nothing_and_the_queue_drains(make_stack)
     n = scaled(FULL_BURST, 100)
     prefix = "burst"
     st = make_stack("postgresql", sweep_interval_seconds=60)
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(2)
     started = time.monotonic()
     results = post_all(api, token, fault_notes(prefix, n), threads=8)

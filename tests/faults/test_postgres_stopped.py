@@ -26,7 +26,7 @@ def test_postgres_stopped_for_10_s_gets_503_with_retry_after_and_loses_nothing(m
     prefix = "pgdown"
     notes = fault_notes(prefix, 400)
     st = make_stack("postgresql")
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(1)
     results: list[PostResult] = []
     readiness: list[int] = []

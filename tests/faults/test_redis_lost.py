@@ -28,7 +28,7 @@ def test_redis_losing_its_data_while_notes_are_queued_loses_no_note(make_stack):
     notes = fault_notes(prefix, n + 10)
     queued, during_outage = notes[:n], notes[n:]
     st = make_stack("postgresql")
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(2)
     assert Counter(r.status for r in post_all(api, token, queued)) == {202: n}
     # The workers are at it, and most of the notes are still waiting in Redis when it dies.

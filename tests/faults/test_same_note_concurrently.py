@@ -19,7 +19,7 @@ COPIES = 50
 def test_the_same_note_posted_50_times_at_once_is_stored_and_analysed_once(make_stack, backend):
     prefix = f"same-{backend}"
     st = make_stack(backend)
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(1)
     (note,) = [n for n in fault_notes(prefix, 1)]
     barrier = threading.Barrier(COPIES)

@@ -30,7 +30,7 @@ def test_deliveries_to_a_receiver_that_is_down_retry_and_arrive_exactly_once(mak
     receiver = DownableReceiver()  # not listening yet: the receiver is down
     st = make_stack("sqlite", webhooks={"bench-cms": receiver.url}, webhook_retry_intervals=RETRY_INTERVALS,
                     webhook_timeout_seconds=5)
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(1)
     went_down = time.monotonic()
     assert Counter(r.status for r in post_all(api, token, notes)) == {202: len(notes)}

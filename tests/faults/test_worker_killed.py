@@ -33,7 +33,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_writes_nothing_twice(make_sta
     # RQ gives up on the dead worker's job when its heartbeat lapses: min(job timeout, 30 s) + 60 s after it
     # started. The timeout is generous, so that on a busy machine the retried job is not cut short itself.
     st = make_stack(backend, analysis_job_timeout_seconds=180, analysis_retry_intervals=[1, 2])
-    api, token = st.start_api(), st.token()
+    api, token = st.start_api(timeout=240), st.token()
     st.start_workers(2)
     long_note = {"note_id": f"{prefix}-long", "client_id": f"{prefix}-client-long", "team": "housing",
                  "written_at": "2026-11-20T09:30:00Z", "text": " ".join(LONG_SENTENCE.format(i=i) for i in range(80))}
