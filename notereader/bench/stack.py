@@ -136,6 +136,7 @@ class Stack:
     workdir: Path
     database_server_url: str | None = None
     rubrics_dir: str | None = None
+    extra_settings: dict[str, Any] = field(default_factory=dict)
     redis: Any = None
     database_url: str = ""
     settings_values: dict[str, Any] = field(default_factory=dict)
@@ -161,6 +162,7 @@ class Stack:
                                     "sweep_interval_seconds": 3600, "webhooks": {}, "rate_limit_per_minute": 0}
             if self.rubrics_dir:
                 self.settings_values["rubrics_dir"] = self.rubrics_dir
+            self.settings_values.update(self.extra_settings)  # e.g. the fault tests' webhooks and retry intervals
             self.runtime = Runtime(Settings(**self.settings_values), self.redis.url)
         except BaseException:
             self.close()

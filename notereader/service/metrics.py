@@ -6,12 +6,15 @@ depths read live from RQ.
 
 from __future__ import annotations
 
+import logging
 from typing import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from redis import Redis
+from redis.exceptions import RedisError
 
+log = logging.getLogger("notereader.metrics")
 KEY = "notereader:metrics"
 LATENCY_KEY = "notereader:metrics:analysis_seconds"
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -29,18 +32,29 @@ COUNTERS = {
 
 
 def incr(redis: Redis, name: str, amount: int = 1) -> None:
+    """Add to a counter. Best effort: with Redis down the count is lost, never the request that made it.
+
+    (A note committed while Redis was down used to be answered 500 because of
+    this counter; the client retried a note that was already stored.)
+    """
     assert name in COUNTERS, name  # nosec B101 # catches a misspelt counter name in tests; no security decision rests on it
-    redis.hincrby(KEY, name, amount)
+    try:
+        redis.hincrby(KEY, name, amount)
+    except RedisError as exc:
+        log.warning("metric %s not counted: Redis unavailable (%s)", name, type(exc).__name__)
 
 
 def observe_latency(redis: Redis, seconds: float) -> None:
-    with redis.pipeline() as p:
-        for b in BUCKETS:
-            if seconds <= b:
-                p.hincrby(LATENCY_KEY, f"le_{b}", 1)
-        p.hincrby(LATENCY_KEY, "count", 1)
-        p.hincrbyfloat(LATENCY_KEY, "sum", seconds)
-        p.execute()
+    try:
+        with redis.pipeline() as p:
+            for b in BUCKETS:
+                if seconds <= b:
+                    p.hincrby(LATENCY_KEY, f"le_{b}", 1)
+            p.hincrby(LATENCY_KEY, "count", 1)
+            p.hincrbyfloat(LATENCY_KEY, "sum", seconds)
+            p.execute()
+    except RedisError as exc:
+        log.warning("analysis latency not recorded: Redis unavailable (%s)", type(exc).__name__)
 
 
 def counter(redis: Redis, name: str) -> int:

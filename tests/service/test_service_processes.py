@@ -1,4 +1,4 @@
-"""Whole processes: `notereader serve` on built-in defaults, the sweeper, and a worker killed mid-job."""
+"""Whole processes: `notereader serve` on built-in defaults and the sweeper (a worker killed mid-job: tests/faults)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from rq.job import Job
 from sqlalchemy import func, select
 from svc_helpers import wait_for
 
 from notereader.service.ingest import store_note
-from notereader.service.queueing import analysis_job_id, enqueue_analysis
 from notereader.store.models import Analysis
 from notereader.store.types import utcnow
 
@@ -115,33 +112,6 @@ def test_the_sweeper_queues_notes_whose_jobs_were_lost(service):
                                         headers=service.headers("acme")).status_code == 200, 60, 0.5, "the sweeper")
     with service.runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 1
-
-
-@pytest.mark.slow
-def test_a_worker_killed_mid_job_loses_nothing_and_nothing_is_written_twice(service):
-    sentences = [f"On visit {i} the client described the rent arrears, the landlord's letters and the repairs "
-                 f"that are still outstanding in the kitchen." for i in range(160)]
-    text = " ".join(sentences)
-    note_id = f"killed-{service.backend}"
-    with service.runtime.sessions() as s, s.begin():
-        rid = store_note(s, {"note_id": note_id, "client_id": "c-killed", "team": "housing", "written_at": utcnow(),
-                             "text": text}, "acme").revision.id
-    # a short job timeout, so RQ notices the abandoned job within a minute and a half
-    job_id = analysis_job_id(rid, service.runtime.ruleset.sha256)
-    enqueue_analysis(service.runtime.queue, rid, service.runtime.ruleset.sha256, [1], timeout=20)
-    job = Job.fetch(job_id, connection=service.runtime.redis)
-    wait_for(lambda: job.get_status() == "started", 60, 0.02, "the worker to start the job")
-    service.worker.send_signal(signal.SIGKILL)
-    service.worker.wait(10)
-    with service.runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 0
-    service.worker = service.start_worker(f"w-{service.backend}-2")
-    wait_for(lambda: service.client.get(f"/v1/notes/{note_id}/analysis", headers=service.headers("acme")).status_code == 200,
-             240, 1, "the abandoned job to be retried")
-    with service.runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.revision_id == rid)) == 1
-    time.sleep(3)
-    assert Job.fetch(job_id, connection=service.runtime.redis).get_status() == "finished"
 
 
 @pytest.mark.slow
