@@ -46,7 +46,7 @@ def sign_in_form(request: Request, rt: RuntimeDep, next: str | None = None) -> R
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-def sign_in(request: Request, rt: RuntimeDep, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
+def sign_in(request: Request, rt: RuntimeDep, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",  # nosec B107 # empty form fields, not a password
             next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
     if not page_session.signin_csrf_ok(rt, request, csrf):
         raise PageError(403, "Form refused", "The sign-in form had expired or was not sent from this site. "
