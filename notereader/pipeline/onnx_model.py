@@ -137,6 +137,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        _offline()  # the tokenizer and any build read local files only; never the Hugging Face Hub
         self.manifest = manifest
         self.base = base
         path = ensure_built(manifest, base)
