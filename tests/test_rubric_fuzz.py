@@ -18,24 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notereader.errors import Problem
+from tests.test_rubrics_lint import MINIMAL
 from notereader.rubrics.schema import MAX_DEPTH, MAX_FILE_BYTES, load_rubric_dir, parse_rubric, read_rubric_file
 
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
-VALID = """\
-id: money
-version: 1
-kind: risk
-title: Test rubric
-severity: medium
-description: A rubric for tests.
-look_for:
-  - The client cannot pay for something important.
-phrases: [test phrase]
-examples:
-  flag: [a, b, c, d, e, f]
-  no_flag: [g, h, i, j, k, l]
-"""
+VALID = MINIMAL.format(id="money")  # the smallest rubric that passes lint, shared with test_rubrics_lint
 
 
 def only_problems(path: Path, text: str) -> list[Problem]:
