@@ -21,6 +21,7 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from notereader.service import jobs
 from notereader.service.runtime import Runtime
@@ -44,6 +45,8 @@ class NotereaderWorker(SimpleWorker):
         try:
             with ctx.runtime.sessions() as session:
                 ctx.runtime.sweep(session, ctx.reader.ruleset.sha256)
+        except StopRequested:
+            raise  # SIGTERM during the sweep: RQ's loop must see it, or the worker never stops
         except Exception:  # the sweep is best effort; the next pass tries again
             log.exception("sweep failed")
 
