@@ -113,11 +113,12 @@ def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = F
         raise ModelIntegrityError(f"Model manifest {manifest.manifest_path} pins no '{ONNX_FILE}'.",
                                   hint="Restore the manifest from version control.")
     path = model_cache_dir(manifest.name) / ONNX_FILE
-    if rebuild or not path.is_file() or sha256_file(path) != expected:
+    actual = None if rebuild or not path.is_file() else sha256_file(path)
+    if actual != expected:
         print(f"notereader: building model '{manifest.name}' from the pinned weights of '{base.name}' "
               f"(once; about 10 s) into {path.parent}", file=sys.stderr)
         build_onnx(manifest, base, path)
-    actual = sha256_file(path)
+        actual = sha256_file(path)
     if actual != expected:
         tools = ", ".join(f"{k} {v}" for k, v in sorted((manifest.build or {}).get("tools", {}).items()))
         raise ModelIntegrityError(
