@@ -88,16 +88,21 @@ def test_audit_verify_detects_an_edited_record(service, chain):
     assert _verify_cli(service).returncode == 0
 
 
-def test_audit_verify_detects_a_deleted_record(service, chain):
-    seq = chain[1]
+def _verify_reports_deletion(service, seq: int, message: str) -> None:
+    """Delete audit record ``seq``: `audit verify` fails saying ``message``; put it back: it passes again."""
     saved = _snapshot(service, seq)
     with service.runtime.sessions() as s, s.begin():
         s.execute(delete(AuditRecord).where(AuditRecord.seq == seq))
     proc = _verify_cli(service)
-    assert proc.returncode == 1 and "deleted" in proc.stdout
+    assert proc.returncode == 1 and message in proc.stdout
     with service.runtime.sessions() as s, s.begin():
         s.add(AuditRecord(**saved))
     assert _verify_cli(service).returncode == 0
+
+
+def test_audit_verify_detects_a_deleted_record(service, chain):
+    seq = chain[1]
+    _verify_reports_deletion(service, seq, "deleted")
 
 
 def test_audit_verify_detects_a_deleted_tail(service, chain):
@@ -106,11 +111,4 @@ def test_audit_verify_detects_a_deleted_tail(service, chain):
         last = s.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq.desc()).limit(1))
     if last != seq:
         pytest.skip("another process appended after the fixture's records")
-    saved = _snapshot(service, seq)
-    with service.runtime.sessions() as s, s.begin():
-        s.execute(delete(AuditRecord).where(AuditRecord.seq == seq))
-    proc = _verify_cli(service)
-    assert proc.returncode == 1 and "newest records were deleted" in proc.stdout
-    with service.runtime.sessions() as s, s.begin():
-        s.add(AuditRecord(**saved))
-    assert _verify_cli(service).returncode == 0
+    _verify_reports_deletion(service, seq, "newest records were deleted")
