@@ -1,7 +1,7 @@
 """The service's commands: serve, worker, db, tokens, audit, sweep.
 
     notereader db upgrade                      create or migrate the store
-    notereader serve [--host H] [--port P]     the API (and, in development, Redis and a worker)
+    notereader serve [--host H] [--port P] [--workers N]   the API (and, in development, Redis and a worker)
     notereader worker [--burst]                an RQ worker with the pipeline loaded once
     notereader tokens create --role R [--team T] [--name N] [--expires-in-days D]
     notereader audit verify                    check the audit log's hash chain
@@ -35,6 +35,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-worker", action="store_true", help="with a private Redis, do not start a worker beside the API")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="API processes sharing the port (default 1). Each is a full copy of the API (about 450 MiB); "
+                        "more than one pays off with PostgreSQL, where writes from several processes run in parallel")
 
     p = sub.add_parser("worker", help="run an RQ worker: loads the pipeline once, then analyses notes and sends write-backs",
                        description="Join the Redis at NOTEREADER_REDIS_URL and work the analysis and write-back queues. "
@@ -103,6 +106,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from notereader.service.redis_server import PrivateRedis
     from notereader.store.db import upgrade
 
+    if args.workers < 1:
+        raise NotereaderError(f"--workers {args.workers}: give at least 1 API process")
     _logging()
     s = load_settings()
     log = logging.getLogger("notereader.serve")
@@ -122,8 +127,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 env = dict(os.environ, NOTEREADER_REDIS_URL=redis_url)
                 worker = subprocess.Popen([sys.executable, "-m", "notereader", "worker"], env=env)  # nosec B603 # fixed argv (this interpreter, notereader worker), no shell
                 log.info("started a worker beside the API (pid %d)", worker.pid)
-        rt = _runtime(s, redis_url)
-        uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=True)
+        if args.workers > 1:
+            _runtime(s, redis_url).close()  # refuse a wrong schema here, once, before any process starts
+            os.environ["NOTEREADER_REDIS_URL"] = redis_url  # the API processes join the same Redis
+            uvicorn.run("notereader.api.app:app_from_environment", factory=True, workers=args.workers,
+                        host=args.host, port=args.port, log_config=None, access_log=True)
+        else:
+            rt = _runtime(s, redis_url)
+            uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=True)
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)

@@ -143,3 +143,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     mount_pages(app)  # HTML pages under /pages, with their own security headers
     security.install(app, runtime.settings)  # outermost: headers on every response, CORS only if configured
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one of several API processes (``notereader serve --workers N``): settings from the environment.
+
+    Each process builds its own Runtime (engine pool, Redis connection) from the same NOTEREADER_* variables;
+    the parent has already applied migrations and started any private Redis.
+    """
+    from notereader.service_cli import _runtime, load_settings
+
+    settings = load_settings()
+    if settings.redis_url is None:
+        raise RuntimeError("NOTEREADER_REDIS_URL must be set for API worker processes (notereader serve sets it)")
+    return create_app(_runtime(settings, settings.redis_url))

@@ -67,7 +67,7 @@ def require(*roles: str) -> Callable[..., Principal]:
         if creds is None or not creds.credentials:
             raise refuse(rt, request, 401, "an API token is required: send `Authorization: Bearer <token>`", None)
         try:
-            with rt.sessions() as session:
+            with rt.reads() as session:
                 principal = authenticate(session, creds.credentials, rt.settings.token_pepper)
         except TokenRefused as exc:
             raise refuse(rt, request, 401, str(exc), None) from None

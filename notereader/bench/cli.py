@@ -29,12 +29,14 @@ def _print_service(sv: dict[str, Any]) -> None:
     print(f"service ({sv.get('database')}):")
     ing = sv.get("ingest")
     if ing:
-        print(f"  ingest: {ing['posts_per_s']} POST/s accepted ({ing['persisted']}/{ing['notes']} persisted), "
+        print(f"  ingest ({ing['api_processes']} API process(es), {ing['concurrency']} clients): {ing['posts_per_s']} POST/s "
+              f"accepted ({ing['persisted']}/{ing['notes']} persisted), "
               f"POST p50 {ing['post_latency']['p50_ms']} ms p95 {ing['post_latency']['p95_ms']} ms; "
-              f"API peak RSS {ing['memory']['api']['peak_rss_mib']} MiB")
+              f"API CPU {ing['cpu_ms_per_post']['api']} ms/POST; API peak RSS {ing['memory']['api']['peak_rss_mib']} MiB")
     e2e = sv.get("e2e")
     if e2e:
-        print(f"  end to end ({e2e['latency_definition']}), each load sent for {e2e['seconds_per_load']} s:")
+        kind = sv.get("e2e_corpus", {}).get("kind", "mix")
+        print(f"  end to end ({e2e['latency_definition']}; {kind} notes), each load sent for {e2e['seconds_per_load']} s:")
         for run in e2e["runs"]:
             lat = run["latency_store"]
             print(f"    {run.get('workers')} worker(s) at {run['offered_per_s']}/s: p50 {lat['p50_ms']} ms "

@@ -82,7 +82,7 @@ def run_e2e(opts: Any, workdir: Path, corpus: list[BenchNote]) -> dict[str, Any]
     worker_load_seconds: list[float] = []
     memory: dict[str, Any] = {}
     with Stack(workdir, opts.database_url) as st:
-        st.start_api()
+        st.start_api(processes=getattr(opts, "api_processes", 1))
         token = st.token()
         offset = 0
         for k in sorted(opts.e2e_workers):

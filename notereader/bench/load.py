@@ -68,6 +68,68 @@ def _client(base_url: str, token: str, connections: int) -> httpx.AsyncClient:
                              limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
 
 
+async def _raw_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one prepared HTTP/1.1 request on a kept-alive connection; the response's status (body read and dropped)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+        elif name.strip().lower() == b"transfer-encoding":
+            raise RuntimeError("the light client handles only Content-Length responses")
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+def post_closed_loop_light(base_url: str, token: str, bodies: list[dict[str, Any]], concurrency: int) -> list[PostResult]:
+    """``post_closed_loop`` with a minimal HTTP/1.1 client (requests serialised up front, one kept-alive socket
+    per client): the load generator shares the machine's cores with the service it measures, and httpx
+    spent ~1.6 ms of CPU per POST, about a fifth of the service's own cost. Like wrk, this one stays out of
+    the way. Any error or dropped connection is recorded as status 0 with the error."""
+    import json as _json
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    requests: list[bytes] = []
+    for body in bodies:
+        payload = _json.dumps(body, ensure_ascii=False).encode()
+        requests.append((f"POST /v1/notes HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload)
+
+    async def run() -> list[PostResult]:
+        results: list[PostResult] = []
+        todo = iter(range(len(bodies)))
+
+        async def one_client() -> None:
+            reader = writer = None
+            for i in todo:
+                sent = time.monotonic()
+                try:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection(host, port)
+                    status = await _raw_exchange(reader, writer, requests[i])  # type: ignore[arg-type]
+                    results.append(PostResult(i, status, sent, sent, time.monotonic()))
+                except (OSError, asyncio.IncompleteReadError, ValueError, RuntimeError) as exc:
+                    results.append(PostResult(i, 0, sent, sent, time.monotonic(), f"{type(exc).__name__}: {exc}"))
+                    if writer is not None:
+                        writer.close()
+                    reader = writer = None
+            if writer is not None:
+                writer.close()
+
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+        return results
+
+    return asyncio.run(run())
+
+
 def post_closed_loop(base_url: str, token: str, bodies: list[dict[str, Any]], concurrency: int) -> list[PostResult]:
     """Post every body with ``concurrency`` clients, each sending its next note as soon as the last is answered."""
     async def run() -> list[PostResult]:

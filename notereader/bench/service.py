@@ -43,9 +43,9 @@ from typing import Any
 
 from notereader.bench.corpus import BenchNote, build_corpus, describe
 from notereader.bench.e2e import run_e2e
-from notereader.bench.load import note_body, percentiles, post_closed_loop
+from notereader.bench.load import note_body, percentiles, post_closed_loop, post_closed_loop_light
 from notereader.bench.rescore import run_rescore
-from notereader.bench.stack import Stack
+from notereader.bench.stack import Stack, child_pids, cpu_seconds
 
 MEASUREMENTS = ("ingest", "e2e", "rescore")
 
@@ -68,6 +68,8 @@ class ServiceBenchOptions:
     rescore_notes: int = 10_000
     rescore_workers: int = 2
     rescore_rubric: str = "food"
+    api_processes: int = 1  # `notereader serve --workers N`
+    e2e_notes: str = "typical"  # typical: notes under 200 words (the targets); mix: the whole length mix
     progress: bool = True
 
     def sized(self) -> ServiceBenchOptions:
@@ -106,6 +108,11 @@ def add_service_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--e2e-rates", type=float, nargs="+", metavar="NOTES_PER_S")
     p.add_argument("--e2e-seconds", type=float, metavar="S", help="how long each offered load is sent")
     p.add_argument("--e2e-workers", type=int, nargs="+", metavar="K")
+    p.add_argument("--e2e-notes", choices=["typical", "mix"],
+                   help="end-to-end notes: typical (under 200 words, what the targets are stated for; default) "
+                        "or mix (the corpus's whole length mix)")
+    p.add_argument("--api-processes", type=int, metavar="N",
+                   help="API processes for ingest and end to end (`notereader serve --workers N`, default 1)")
     p.add_argument("--rescore-notes", type=int, metavar="N", help="stored notes to rescore (default 10,000)")
     p.add_argument("--rescore-workers", type=int, metavar="K")
     p.add_argument("--rescore-rubric", metavar="ID", help="the rubric whose version is bumped (default food)")
@@ -118,13 +125,17 @@ def run_ingest(opts: ServiceBenchOptions, workdir: Path, corpus: list[BenchNote]
     from notereader.store.models import NoteRevision
 
     with Stack(workdir, opts.database_url) as st:
-        st.start_api()
+        st.start_api(processes=opts.api_processes)
         token = st.token()
         post_closed_loop(st.api_url, token, [note_body(n, "warmup") for n in corpus[:10]], 2)
         bodies = [note_body(n, "ingest") for n in corpus[:opts.ingest_notes]]
+        api_pids = [st.api.pid, *child_pids(st.api.pid)]
+        cpu0, client0 = {p: cpu_seconds(p) for p in api_pids}, time.process_time()
         started = time.monotonic()
-        results = post_closed_loop(st.api_url, token, bodies, opts.ingest_concurrency)
+        results = post_closed_loop_light(st.api_url, token, bodies, opts.ingest_concurrency)
         seconds = time.monotonic() - started
+        api_cpu = sum((cpu_seconds(p) or 0.0) - (cpu0[p] or 0.0) for p in api_pids)
+        client_cpu = time.process_time() - client0
         with st.runtime.sessions() as s:
             persisted = s.scalar(select(func.count()).select_from(NoteRevision)
                                  .where(NoteRevision.note_id.startswith("ingest-"))) or 0
@@ -132,7 +143,11 @@ def run_ingest(opts: ServiceBenchOptions, workdir: Path, corpus: list[BenchNote]
         statuses: dict[str, int] = {}
         for r in results:
             statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
-        return {"notes": len(bodies), "concurrency": opts.ingest_concurrency, "seconds": round(seconds, 2),
+        return {"notes": len(bodies), "concurrency": opts.ingest_concurrency, "api_processes": opts.api_processes,
+                "client": "minimal HTTP/1.1 keep-alive client (bench.load.post_closed_loop_light)",
+                "cpu_ms_per_post": {"api": round(1000 * api_cpu / len(bodies), 2),
+                                    "client": round(1000 * client_cpu / len(bodies), 2)},
+                "seconds": round(seconds, 2),
                 "accepted": accepted, "persisted": persisted, "statuses": statuses,
                 "posts_per_s": round(accepted / seconds, 1) if seconds else None,
                 "post_latency": percentiles([r.answered - r.sent for r in results]),
@@ -147,6 +162,10 @@ def run_service_benches(options: Any = None) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     e2e_total = sum(max(1, round(r * opts.e2e_seconds)) for r in opts.e2e_rates) * len(opts.e2e_workers)
     corpus = build_corpus(max(opts.ingest_notes, e2e_total, 10))
+    if opts.e2e_notes == "typical":  # the same generated notes, keeping those under 200 words
+        e2e_corpus = [n for n in build_corpus(max(4 * e2e_total, 10)) if n.words < 200][:e2e_total]
+    else:
+        e2e_corpus = corpus[:e2e_total]
     out: dict[str, Any] = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "load_average_at_start": list(os.getloadavg())},
@@ -157,8 +176,8 @@ def run_service_benches(options: Any = None) -> dict[str, Any]:
         if "ingest" in opts.only:
             out["ingest"] = run_ingest(opts, workdir / "ingest", corpus)
         if "e2e" in opts.only:
-            out["e2e_corpus"] = describe(corpus[:e2e_total])
-            out["e2e"] = run_e2e(opts, workdir / "e2e", corpus[:e2e_total])
+            out["e2e_corpus"] = describe(e2e_corpus) | {"kind": opts.e2e_notes}
+            out["e2e"] = run_e2e(opts, workdir / "e2e", e2e_corpus)
         if "rescore" in opts.only:
             out["rescore"] = run_rescore(opts, workdir / "rescore")
     finally:

@@ -68,6 +68,15 @@ def child_pids(pid: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss(pid: int) -> dict[str, Any]:
     """Peak RSS (VmHWM) of a process in MiB, with its children's peaks listed separately."""
     own = proc_status_kib(pid)
@@ -181,12 +190,13 @@ class Stack:
             _row, tok = create_token(s, role=role, name=name, teams=[], pepper=self.runtime.settings.token_pepper)
         return tok
 
-    def start_api(self, timeout: float = 60) -> str:
+    def start_api(self, timeout: float = 60, processes: int = 1) -> str:
         import httpx
 
         port = free_port()
         with self._log("api") as log:
-            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)],  # nosec B603 # fixed argv (this interpreter, notereader serve), no shell
+            self.api = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port),
+                                         "--workers", str(processes)],  # nosec B603 # fixed argv (this interpreter, notereader serve), no shell
                                         env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self.api_url = f"http://127.0.0.1:{port}"
 

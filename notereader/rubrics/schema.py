@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ class Rubric:
             body["implied_by"] = list(self.implied_by)
         return body
 
-    @property
+    @cached_property  # a frozen dataclass: computed once (the API reads it on every request)
     def sha256(self) -> str:
         body = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -317,7 +318,7 @@ class RubricSet:
     rubrics: tuple[Rubric, ...]
     directory: str
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         body = "\n".join(f"{r.id} {r.version} {r.sha256}" for r in self.rubrics)
         return hashlib.sha256(body.encode()).hexdigest()

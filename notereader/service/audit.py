@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from notereader.store.models import AuditHead, AuditRecord
@@ -33,22 +33,32 @@ def _record_hash(prev_hash: str, seq: int, at: datetime, actor: str, role: str |
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Appended:
+    """The sequence number and hash of a record just added."""
+
+    seq: int
+    hash: str
+
+
 def append(session: Session, *, actor: str, role: str | None, action: str, target: str | None = None,
-           outcome: str = "ok", detail: dict[str, Any] | None = None) -> AuditRecord:
-    """Add one record in the caller's transaction (never with note text in ``detail``)."""
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+           outcome: str = "ok", detail: dict[str, Any] | None = None) -> Appended:
+    """Add one record in the caller's transaction (never with note text in ``detail``).
+
+    Three statements, no ORM objects: lock and read the head, insert the record, move the head. The head
+    row stays locked until the caller commits, so this is best called last in a transaction.
+    """
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
         raise RuntimeError("audit_head row missing: the database was not created by `notereader db upgrade`")
     at = utcnow()
     detail = detail or {}
     seq = head.seq + 1
     digest = _record_hash(head.hash, seq, at, actor, role, action, target, outcome, detail)
-    record = AuditRecord(seq=seq, at=at, actor=actor, role=role, action=action, target=target, outcome=outcome,
-                         detail=detail, prev_hash=head.hash, hash=digest)
-    session.add(record)
-    head.seq, head.hash = seq, digest
-    session.flush()
-    return record
+    session.execute(insert(AuditRecord).values(seq=seq, at=at, actor=actor, role=role, action=action, target=target,
+                                               outcome=outcome, detail=detail, prev_hash=head.hash, hash=digest))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    return Appended(seq, digest)
 
 
 @dataclass(frozen=True)

@@ -88,15 +88,16 @@ def store_note(session: Session, data: dict[str, Any], source: str) -> Stored:
     else:
         plan = current_plan(session, client.client_id)
     now = utcnow()
+    # A new note has no revisions yet; the note and its first revision go out in one flush.
     if note is None:
         note = Note(note_id=note_id, client_id=client.client_id, team=client.team, source=source,
                     author_id=data.get("author_id"), written_at=written_at, created_at=now)
         session.add(note)
-        session.flush()
+        last = 0
     else:
         note.written_at, note.author_id = written_at, data.get("author_id")
-    last = session.scalar(select(func.max(NoteRevision.revision)).where(NoteRevision.note_id == note_id)) or 0
-    revision = NoteRevision(note_id=note_id, revision=last + 1, text_sha256=sha, text=text,
+        last = session.scalar(select(func.max(NoteRevision.revision)).where(NoteRevision.note_id == note_id)) or 0
+    revision = NoteRevision(note=note, revision=last + 1, text_sha256=sha, text=text,
                             plan_id=plan.id if plan else None, written_at=written_at, received_at=now)
     session.add(revision)
     session.flush()

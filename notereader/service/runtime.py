@@ -21,7 +21,7 @@ from notereader.paths import models_dir, rubrics_dir
 from notereader.pipeline.embedder import ModelManifest, model_name
 from notereader.rubrics.schema import RubricSet, load_rubrics
 from notereader.settings import Settings
-from notereader.store.db import make_engine, make_sessionmaker
+from notereader.store.db import make_engine, make_sessionmaker, read_only
 
 
 @dataclass
@@ -30,11 +30,13 @@ class Runtime:
     redis_url: str
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    reads: sessionmaker[Session] = field(init=False)  # for work that only reads: no write lock on SQLite
     app_state: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
         self.sessions = make_sessionmaker(self.engine)
+        self.reads = read_only(self.engine)
 
     @cached_property
     def redis(self) -> Redis:

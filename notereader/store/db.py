@@ -3,10 +3,21 @@
 SQLite gets foreign keys, WAL and ``BEGIN IMMEDIATE`` transactions, so the
 API and any number of worker processes on one machine can share the file
 without lost updates. PostgreSQL needs nothing special.
+
+SQLite allows one writer at a time. Threads of one process that wait for it
+inside SQLite's busy handler sleep in steps of up to 100 ms, so under
+concurrent posts most of the time went to sleeping, not writing. Writers of
+one process therefore queue on a process-wide lock first (released when the
+connection goes back to the pool, i.e. after COMMIT or ROLLBACK) and only
+other processes meet the busy handler. Sessions from ``read_only()`` begin a
+deferred transaction: in WAL mode they read a consistent snapshot without
+taking the write lock at all.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from notereader.errors import NotereaderError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "notereader_read_only"  # execution option: a transaction that never writes
+SQLITE_LOCK_TIMEOUT = 30.0  # seconds, as the busy timeout
 
 
 def make_engine(url: str) -> Engine:
@@ -34,9 +47,30 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        writer = threading.Lock()  # this process's writers queue here, not in SQLite's sleeping busy handler
+
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+                return
+            info = conn.connection.info  # the pooled connection's: it outlives the checkout
+            if not info.get("holds_writer"):
+                if not writer.acquire(timeout=SQLITE_LOCK_TIMEOUT):
+                    raise sqlite3.OperationalError("database is locked (another thread of this process kept writing "
+                                                   f"for over {SQLITE_LOCK_TIMEOUT:.0f} s)")
+                info["holds_writer"] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                info.pop("holds_writer", None)
+                writer.release()
+                raise
+
+        @event.listens_for(engine, "checkin")
+        def _release_writer(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+            if record.info.pop("holds_writer", None):
+                writer.release()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -44,6 +78,11 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads (SQLite: a deferred transaction that never takes the write lock)."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

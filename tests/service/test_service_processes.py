@@ -178,3 +178,54 @@ def test_rescore_with_a_new_rubric_version_keeps_old_analyses_and_serves_the_new
         client.close()
         runtime.close()
         service.worker = service.start_worker(f"w-{service.backend}-3")
+
+
+def test_serve_with_several_api_processes_shares_one_store_and_stops_them_all(tmp_path: Path):
+    env = _clean_env()
+    assert _run(["db", "upgrade"], tmp_path, env).returncode == 0
+    token = _run(["tokens", "create", "--role", "case_system", "--name", "cms"], tmp_path, env).stdout.strip().splitlines()[-1]
+    port = _free_port()
+    with open(tmp_path / "serve.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port), "--workers", "2",
+                                 "--no-worker"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up():
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(up, 90, 0.3, "the API processes to be ready")
+        api_pids = set(subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True).stdout.split())
+        mine = {p for p in api_pids if os.getsid(int(p)) == proc.pid}
+        assert len(mine) == 2, f"expected 2 API processes in the session, found {mine}"
+
+        def post(i: int) -> int:
+            note = {"note_id": f"multi-{i}", "client_id": f"c-multi-{i % 3}", "team": "recovery",
+                    "written_at": "2026-11-21T12:00:00Z", "text": f"Home visit number {i}; the client is settling in."}
+            return httpx.post(f"{base}/v1/notes", json=note, headers={"Authorization": f"Bearer {token}"}, timeout=60).status_code
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, range(40)))
+        assert statuses == [202] * 40
+        with ThreadPoolExecutor(8) as pool:  # the same notes again, from any process: answered as repeats
+            assert list(pool.map(post, range(40))) == [200] * 40
+        verify = _run(["audit", "verify"], tmp_path, env)
+        assert verify.returncode == 0, verify.stdout + verify.stderr  # one unbroken chain across both processes
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    # multiprocessing's resource tracker leaves a moment after the parent
+    wait_for(lambda: not subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split(),
+             15, 0.2, "every process of the server's session to exit")
+
+
+def test_serve_refuses_zero_api_processes(tmp_path: Path):
+    proc = _run(["serve", "--workers", "0"], tmp_path, _clean_env())
+    assert proc.returncode != 0 and "--workers 0" in proc.stderr
