@@ -102,10 +102,15 @@ def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_int8_variant_is_a_distinct_pinned_model():
-    m = ModelManifest.read("all-MiniLM-L6-v2-onnx-int8", ROOT / "models")
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2-onnx-int8", "all-MiniLM-L6-v2-onnx-int8-pc"])
+def test_int8_variants_are_distinct_pinned_models(name):
+    m = ModelManifest.read(name, ROOT / "models")
     assert m.build["precision"] == "int8" and m.sha256 != ModelManifest.read(DEFAULT_MODEL, ROOT / "models").sha256
     e = OnnxEmbedder(m, m.base, num_threads=1)
     alone = {t: e.encode([t])[t] for t in TEXTS}
     together = e.encode(TEXTS)
     assert all(alone[t].tobytes() == together[t].tobytes() for t in TEXTS)
+    fp32 = OnnxEmbedder(*(lambda d: (d, d.base))(ModelManifest.read(DEFAULT_MODEL, ROOT / "models")), num_threads=1)
+    cos = [float(alone[t] @ fp32.encode([t])[t]) for t in TEXTS]
+    # per tensor: ~0.96 to the float32 vectors; one scale per weight column: ~0.99
+    assert min(cos) > (0.97 if m.build.get("per_channel") else 0.85), cos

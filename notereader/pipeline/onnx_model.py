@@ -99,7 +99,10 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
 
             logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
             final = Path(tmp) / "int8.onnx"
-            quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8)
+            # per_channel: one scale per output column of each weight matrix instead of one per matrix; on the dev
+            # corpus's sentences the cosine to the float32 vectors goes from 0.961 to 0.991 (mean) at the same speed
+            quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
+                             per_channel=bool(build.get("per_channel", False)))
         elif precision != "fp32":
             raise ModelIntegrityError(f"Model '{manifest.name}': unknown precision {precision!r} in {manifest.manifest_path}.",
                                       hint="Use 'fp32' or 'int8'.")
