@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     analysis_retry_intervals: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 30, 120])
     analysis_job_timeout_seconds: int = Field(600, gt=0, description="an analysis job running longer is stopped and retried")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted request body")
+    ingest_batch_max: int = Field(
+        64, ge=1, le=1000, description="most notes one API process stores in one transaction: posts that arrive "
+                                       "together share a commit and one audit-chain lock (1: every note on its own)")
     rate_limit_per_minute: int = Field(
         6000, ge=0, description="calls one API token may make per minute (counted in Redis across API processes); "
                                 "over it the API answers 429 with Retry-After. 0 turns the limit off")

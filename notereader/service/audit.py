@@ -41,24 +41,50 @@ class Appended:
     hash: str
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One record to append."""
+
+    actor: str
+    role: str | None
+    action: str
+    target: str | None = None
+    outcome: str = "ok"
+    detail: dict[str, Any] | None = None
+
+
 def append(session: Session, *, actor: str, role: str | None, action: str, target: str | None = None,
            outcome: str = "ok", detail: dict[str, Any] | None = None) -> Appended:
-    """Add one record in the caller's transaction (never with note text in ``detail``).
+    """Add one record in the caller's transaction (never with note text in ``detail``)."""
+    return append_many(session, [Entry(actor, role, action, target, outcome, detail)])[0]
 
-    Three statements, no ORM objects: lock and read the head, insert the record, move the head. The head
-    row stays locked until the caller commits, so this is best called last in a transaction.
+
+def append_many(session: Session, entries: list[Entry]) -> list[Appended]:
+    """Add records in order, in the caller's transaction.
+
+    Three statements however many records, no ORM objects: lock and read the head, insert the records,
+    move the head. The head row stays locked until the caller commits, so call this last in a transaction.
     """
+    if not entries:
+        return []
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
         raise RuntimeError("audit_head row missing: the database was not created by `notereader db upgrade`")
-    at = utcnow()
-    detail = detail or {}
-    seq = head.seq + 1
-    digest = _record_hash(head.hash, seq, at, actor, role, action, target, outcome, detail)
-    session.execute(insert(AuditRecord).values(seq=seq, at=at, actor=actor, role=role, action=action, target=target,
-                                               outcome=outcome, detail=detail, prev_hash=head.hash, hash=digest))
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
-    return Appended(seq, digest)
+    seq, prev = head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    out: list[Appended] = []
+    for e in entries:
+        at = utcnow()
+        detail = e.detail or {}
+        seq += 1
+        digest = _record_hash(prev, seq, at, e.actor, e.role, e.action, e.target, e.outcome, detail)
+        rows.append({"seq": seq, "at": at, "actor": e.actor, "role": e.role, "action": e.action, "target": e.target,
+                     "outcome": e.outcome, "detail": detail, "prev_hash": prev, "hash": digest})
+        out.append(Appended(seq, digest))
+        prev = digest
+    session.execute(insert(AuditRecord), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return out
 
 
 @dataclass(frozen=True)

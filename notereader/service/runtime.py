@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from rq import Queue
@@ -22,6 +22,9 @@ from notereader.pipeline.embedder import ModelManifest, model_name
 from notereader.rubrics.schema import RubricSet, load_rubrics
 from notereader.settings import Settings
 from notereader.store.db import make_engine, make_sessionmaker, read_only
+
+if TYPE_CHECKING:
+    from notereader.service.ingest_batch import IngestWriter
 
 
 @dataclass
@@ -41,6 +44,13 @@ class Runtime:
     @cached_property
     def redis(self) -> Redis:
         return Redis.from_url(self.redis_url, socket_connect_timeout=5, socket_timeout=30)
+
+    @cached_property
+    def ingest_writer(self) -> IngestWriter:
+        """This process's group-commit writer for posted notes (``service/ingest_batch.py``)."""
+        from notereader.service.ingest_batch import IngestWriter
+
+        return IngestWriter(self.sessions, max_batch=self.settings.ingest_batch_max)
 
     @cached_property
     def queue(self) -> Queue:

@@ -50,6 +50,7 @@ class Note(Base):
     written_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revisions: Mapped[list["NoteRevision"]] = relationship(order_by="NoteRevision.revision", back_populates="note")
+    client: Mapped[Client] = relationship()  # lets one flush insert a new client before its first note
 
 
 class NoteRevision(Base):

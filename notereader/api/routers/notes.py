@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -10,7 +11,6 @@ from fastapi.responses import JSONResponse
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from notereader.api.deps import (
     CaseSystem,
@@ -36,12 +36,13 @@ from notereader.service.ingest import (
     NotVisible,
     latest_revision,
     set_plan,
-    store_note,
 )
+from notereader.service.ingest_batch import Post
 from notereader.service.queueing import analysis_job_id
 from notereader.store.models import Analysis, Client, Note
 
 log = logging.getLogger("notereader.api")
+INGEST_WAIT_SECONDS = 60.0
 router = APIRouter(prefix="/v1", tags=["notes"], dependencies=[Depends(known_teams)])
 
 
@@ -61,36 +62,33 @@ def _conflict(exc: Conflict) -> JSONResponse:
              responses={200: {"model": NoteAccepted, "description": "the same note_id and text were posted before"},
                         409: {"description": "contradicts the stored note or client"},
                         413: {"description": "body too large"}, 415: {"description": "not application/json"},
-                        422: {"description": "invalid field, named in detail[].field"}})
+                        422: {"description": "invalid field, named in detail[].field"},
+                        503: {"description": "the database is unavailable or did not store the note in time; "
+                                             "nothing was stored; retry after Retry-After seconds"}})
 def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Request) -> Response:
     """Store a note revision and queue its analysis. Same note_id and text again: 200 with the same body."""
     if not principal.sees_team(body.team):
         return JSONResponse(status_code=422, content={"detail": [{
             "field": "team", "message": f"this token may post only for teams {', '.join(principal.teams)}",
             "type": "team_not_allowed"}]})
-    for attempt in range(3):
-        try:
-            with rt.sessions() as session, session.begin():
-                stored = store_note(session, body.model_dump(), principal.name)
-                rev = stored.revision
-                if stored.created:
-                    audit.append(session, actor=principal.actor, role=principal.role, action="note.received",
-                                 target=f"note:{body.note_id}",
-                                 detail={"revision": rev.revision, "text_sha256": rev.text_sha256, "team": body.team})
-                accepted = NoteAccepted(note_id=rev.note_id, revision=rev.revision, text_sha256=rev.text_sha256,
-                                        note_url=f"/v1/notes/{rev.note_id}", status_url=f"/v1/notes/{rev.note_id}/analysis")
-                revision_id = rev.id
-            break
-        except IntegrityError:
-            # The same note (or client) was stored by a concurrent request between our read and our
-            # insert; the next attempt sees it and answers like a repeat post.
-            if attempt == 2:
-                raise
-        except NotVisible:
-            refuse(rt, request, 404, "note or client belongs to another case system", principal, target=f"note:{body.note_id}")
-            return not_found("note", body.note_id)
-        except Conflict as exc:
-            return _conflict(exc)
+    # Stored by this process's writer thread together with whatever else was posted at the same moment
+    # (one transaction, one commit: service/ingest_batch.py); answered only once that has committed.
+    outcome = rt.ingest_writer.submit(Post(body.model_dump(), principal.name, principal.actor, principal.role))
+    try:
+        stored = outcome.result(timeout=INGEST_WAIT_SECONDS)
+    except FutureTimeout:
+        return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={"detail": [{
+            "field": None, "message": f"the note was not stored within {INGEST_WAIT_SECONDS:.0f} s (the database is "
+                                      "slow or busy); send it again: a repeat of a stored note is answered 200",
+            "type": "store_timeout"}]})
+    except NotVisible:
+        refuse(rt, request, 404, "note or client belongs to another case system", principal, target=f"note:{body.note_id}")
+        return not_found("note", body.note_id)
+    except Conflict as exc:
+        return _conflict(exc)
+    accepted = NoteAccepted(note_id=stored.note_id, revision=stored.revision, text_sha256=stored.text_sha256,
+                            note_url=f"/v1/notes/{stored.note_id}", status_url=f"/v1/notes/{stored.note_id}/analysis")
+    revision_id = stored.revision_id
     if not stored.created:
         return JSONResponse(status_code=200, content=accepted.model_dump())
     metrics.incr(rt.redis, "notes_received")
