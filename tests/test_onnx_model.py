@@ -51,6 +51,30 @@ def test_a_sentence_vector_depends_only_on_the_sentence(fp32):
         assert alone[t].dtype == np.float64 and abs(float(alone[t] @ alone[t]) - 1.0) < 1e-12
 
 
+def test_float32_sentences_of_one_length_share_a_run_and_keep_their_bytes(monkeypatch, fp32):
+    import notereader.pipeline.onnx_model as onnx_model
+
+    m = fp32.manifest
+    # invented sentences, grouped by token length: every group of 3 or more is computed in shared runs
+    words = ["rent", "court", "housing", "insulin", "school", "probation", "the food bank", "her caseworker"]
+    made = [f"Client called about {a} and {b} on {day}." for a in words for b in words
+            for day in ("Monday", "the 3rd", "Friday morning")]
+    lengths: dict[int, list[str]] = {}
+    for t in made:
+        lengths.setdefault(len(fp32.tokenizer.encode(t).ids), []).append(t)
+    groups = [g for g in lengths.values() if len(g) >= 3]
+    assert len(groups) >= 3 and sum(map(len, groups)) >= 100
+    sentences = [t for g in groups for t in g]
+    alone = {t: fp32._vectors([fp32.tokenizer.encode(t).ids])[0] for t in sentences}  # one run per sentence
+    e = OnnxEmbedder(m, m.base, num_threads=2)
+    assert e.same_length_batches and max(map(len, e._runs([e.tokenizer.encode(t).ids for t in sentences]))) > 1
+    for batch in (7, onnx_model.LENGTH_BATCH):  # other batch-mates, other run sizes
+        monkeypatch.setattr(onnx_model, "LENGTH_BATCH", batch)
+        e.clear_cache()
+        shared = e.encode(sentences[::-1])
+        assert all(shared[t].tobytes() == alone[t].tobytes() for t in sentences)
+
+
 def test_the_sentence_cache_is_bounded_and_changes_nothing(monkeypatch, fp32):
     import notereader.pipeline.onnx_model as onnx_model
 
@@ -107,6 +131,8 @@ def test_int8_variants_are_distinct_pinned_models(name):
     m = ModelManifest.read(name, ROOT / "models")
     assert m.build["precision"] == "int8" and m.sha256 != ModelManifest.read(DEFAULT_MODEL, ROOT / "models").sha256
     e = OnnxEmbedder(m, m.base, num_threads=1)
+    # int8 activations share one quantisation scale per run: every sentence gets a run of its own
+    assert not e.same_length_batches and e._runs([[1, 2, 3], [4, 5, 6]]) == [[0], [1]]
     alone = {t: e.encode([t])[t] for t in TEXTS}
     together = e.encode(TEXTS)
     assert all(alone[t].tobytes() == together[t].tobytes() for t in TEXTS)
