@@ -8,6 +8,8 @@ that need loaded resources (the embedder, the rubric index) receive them from
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -72,6 +74,9 @@ class RubricMatcher:
     def __init__(self) -> None:
         self.index: RubricIndex | None = None
         self.embedder: Embedder | None = None
+        # every encode of this component goes through one thread: batches in order, and the embedder's
+        # sentence cache is never touched by two callers at once (pages may analyse from several threads)
+        self._dispatch = ThreadPoolExecutor(1, thread_name_prefix="encode-batches")
 
     def setup(self, index: RubricIndex, embedder: Embedder) -> None:
         self.index, self.embedder = index, embedder
@@ -80,26 +85,47 @@ class RubricMatcher:
         return next(iter(self.pipe([doc], batch_size=1)))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 32) -> Iterator[Doc]:
+        """Match each batch once its texts are embedded; the next batch is embedded meanwhile.
+
+        While the encoder works on batch k+1 (on its own threads), this thread matches batch k and the
+        components before this one prepare batch k+2: on 2 cores the encoder's threads no longer wait for
+        the single-threaded steps. A sentence's vector depends only on the sentence, so results are the
+        same as one batch after the other.
+        """
         if self.index is None or self.embedder is None:
             raise RuntimeError(f"{RUBRIC_MATCHER} was not set up; build the pipeline with notereader.Reader")
+        embedder = self.embedder
+        pending: deque[tuple[list[Doc], Future[dict[str, np.ndarray]]]] = deque()
         for batch in minibatch(docs, size=batch_size):
             texts: set[str] = set()
             for doc in batch:
                 texts.update(doc._.clause_texts)
                 texts.update(t for _gid, t in (doc._.plan_goals or ()) if t.strip())
-            vectors = self.embedder.encode(texts)
-            for doc in batch:
-                doc._.clause_vectors = vectors
-                clauses = doc._.segmentation.clauses
-                doc._.clause_matrix = (np.array([vectors[t] for t in doc._.clause_texts], dtype=np.float64)
-                                       if clauses else np.zeros((0, 0)))
-                doc._.rubric_hits = self.index.match_doc(doc)
-                if doc._.plan_goals:
-                    texts_here = sorted(set(doc._.clause_texts)
-                                        | {t for _gid, t in doc._.plan_goals if t.strip()})
-                    doc._.theme_profiles = self.index.theme_profiles(
-                        np.array([vectors[t] for t in texts_here], dtype=np.float64), texts_here)
-                yield doc
+            pending.append((batch, self._dispatch.submit(embedder.encode, texts)))
+            if len(pending) > 1:
+                yield from self._match(*self._ready(pending.popleft()))
+        while pending:
+            yield from self._match(*self._ready(pending.popleft()))
+
+    @staticmethod
+    def _ready(item: tuple[list[Doc], Future[dict[str, np.ndarray]]]) -> tuple[list[Doc], dict[str, np.ndarray]]:
+        batch, vectors = item
+        return batch, vectors.result()
+
+    def _match(self, batch: list[Doc], vectors: dict[str, np.ndarray]) -> Iterator[Doc]:
+        assert self.index is not None  # nosec B101 # checked in pipe()
+        for doc in batch:
+            doc._.clause_vectors = vectors
+            clauses = doc._.segmentation.clauses
+            doc._.clause_matrix = (np.array([vectors[t] for t in doc._.clause_texts], dtype=np.float64)
+                                   if clauses else np.zeros((0, 0)))
+            doc._.rubric_hits = self.index.match_doc(doc)
+            if doc._.plan_goals:
+                texts_here = sorted(set(doc._.clause_texts)
+                                    | {t for _gid, t in doc._.plan_goals if t.strip()})
+                doc._.theme_profiles = self.index.theme_profiles(
+                    np.array([vectors[t] for t in texts_here], dtype=np.float64), texts_here)
+            yield doc
 
 
 class Goals:
