@@ -72,3 +72,18 @@ def test_a_negated_missed_appointment_is_progress_end_to_end(reader):
     (g,) = reader.analyze(Note("t-goals", text, goals))["goals"]
     assert g["direction"] == "progress"
     assert g["citations"][0]["quote"].startswith("He has not missed")
+
+
+def test_a_goal_worded_unlike_the_note_is_found_by_its_life_area(reader):
+    """Meaning alone stays under GOAL_THRESHOLD; meaning plus the shared life area (employment) reaches AREA_THRESHOLD."""
+    text = "Ana said she has kept the same schedule at the laundromat for three months."
+    (g,) = reader.analyze(Note("t-area", text, (("G1", "Maintain steady employment"),)))["goals"]
+    assert g["score"] < 0.2
+    assert g["citations"][0]["quote"] == text
+
+
+def test_a_title_line_is_not_cited_when_a_sentence_tells_what_happened(reader):
+    text = "Bus pass renewal\nDwayne said the new monthly pass came in the mail and he used it all week to get to work."
+    (g,) = reader.analyze(Note("t-title", text, (("G1", "Get a reduced-fare bus pass"),)))["goals"]
+    assert g["citations"][0]["quote"].startswith("Dwayne said the new monthly pass")
+    assert g["direction"] == "progress"

@@ -1,13 +1,14 @@
 """Goal matching: which plan goals a note speaks to, and in which direction.
 
 A clause speaks to a goal when its vector is near the goal's text (rounded
-cosine >= GOAL_THRESHOLD). Clauses are ranked by that cosine plus
-THEME_WEIGHT times the cosine of their theme profiles (the theme rubrics'
-scores: a goal about ID and a clause about a birth certificate share
-documentation_id). Among the CANDIDATES nearest clauses within
-MARGIN of the best, the one chosen is the nearest once a bonus for showing
-movement (1 - p(mentioned)) is added, since a note's mention of a goal that
-moved is what a case worker wants surfaced.
+cosine >= GOAL_THRESHOLD), or when that cosine plus THEME_WEIGHT times the
+cosine of their theme profiles (the theme rubrics' scores: a goal about ID
+and a clause about a birth certificate share documentation_id) reaches
+AREA_THRESHOLD. Clauses are ranked by the sum, less LABEL_PENALTY for a
+clause too short to tell what happened (a title or header line). Among the
+CANDIDATES nearest clauses within MARGIN of the best, the one chosen is the
+nearest once a bonus for showing movement (1 - p(mentioned)) is added, since
+a note's mention of a goal that moved is what a case worker wants surfaced.
 
 Direction comes from a three-way classifier (progress, setback, mentioned)
 fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
@@ -36,6 +37,13 @@ from notereader.version import SCORE_DECIMALS
 
 GOAL_CUES_PATH = PIPELINE_DATA_DIR / "goal_cues.yaml"
 GOAL_THRESHOLD = 0.2
+# A goal worded unlike the note ("Maintain employment" vs "got her first
+# paycheck") is still spoken to when meaning plus life area reach this.
+AREA_THRESHOLD = 0.3
+# A clause of fewer than LABEL_WORDS words ("Move-in day", "SSI paperwork")
+# names a topic (a title, a header line) rather than telling what happened.
+LABEL_WORDS = 5
+LABEL_PENALTY = 0.3
 # Weight of the theme-profile cosine (same life area) added to the meaning cosine.
 THEME_WEIGHT = 0.2
 CANDIDATES = 3
@@ -175,6 +183,8 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         return []
     mat = doc._.clause_matrix
     probs = model.predict(mat)
+    label_penalty = np.array([LABEL_PENALTY if sum(1 for t in doc[cs:ce] if t.is_alpha) < LABEL_WORDS else 0.0
+                              for cs, ce, _ss, _se in clause_tokens])
     out: list[GoalSignal] = []
     seen: set[str] = set()
     for goal_id, text in goals:
@@ -182,9 +192,10 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
             continue
         seen.add(goal_id)
         meaning = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
-        if float(np.max(meaning)) < GOAL_THRESHOLD:
-            continue  # the note never comes near the goal in meaning
         sims = np.round(meaning + THEME_WEIGHT * _theme_similarity(doc, text), SCORE_DECIMALS)
+        if float(np.max(meaning)) < GOAL_THRESHOLD and float(np.max(sims)) < AREA_THRESHOLD:
+            continue  # the note never comes near the goal, in meaning or in life area
+        sims = np.round(sims - label_penalty, SCORE_DECIMALS)
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
         near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
         i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2])), SCORE_DECIMALS), -k))
