@@ -35,7 +35,12 @@ def _last_sentence_direction(nlp, cues, text: str, lead: str = "Home visit at 2p
     ("Cl did not return the signed lease.", "setback"),
     # planned steps with no movement are a plan, not progress
     ("Worker will call the landlord about the repair list tomorrow.", "planned"),
+    ("She asked about the evening GED classes at the library.", "planned"),
+    ("The disability claim is still pending with SSA.", "planned"),
     # explicit movement
+    ("He started drinking again after the layoff.", "setback"),
+    ("She used her last insulin pen on Friday.", "setback"),
+    ("The shoplifting charge was dismissed after the diversion program.", "progress"),
     ("Grandmother paid the full water bill on Monday.", "progress"),
     ("Talking with the family about the weekend.", "mentioned"),
 ])
@@ -87,3 +92,13 @@ def test_a_title_line_is_not_cited_when_a_sentence_tells_what_happened(reader):
     (g,) = reader.analyze(Note("t-title", text, (("G1", "Get a reduced-fare bus pass"),)))["goals"]
     assert g["citations"][0]["quote"].startswith("Dwayne said the new monthly pass")
     assert g["direction"] == "progress"
+
+
+@pytest.mark.parametrize("text, goal, expected", [
+    ("Cl told the counselor she started using heroin again after her cousin's funeral.", "Stay clean from opioids", "setback"),
+    ("He asked whether the library still runs the free computer class on Fridays.", "Learn basic computer skills",
+     "mentioned"),
+])
+def test_direction_of_resumed_use_and_of_a_question(reader, text, goal, expected):
+    (g,) = reader.analyze(Note("t-dir", text, (("G1", goal),)))["goals"]
+    assert g["direction"] == expected
