@@ -58,9 +58,12 @@ def _cite(doc: Doc, scored: list[tuple[float, int]]) -> list[dict[str, Any]]:
 def build_analysis(doc: Doc, ruleset: RubricSet, provenance: dict[str, Any]) -> dict[str, Any]:
     rubrics = ruleset.by_id()
     raised: dict[str, list[tuple[float, int]]] = {}
+    support: dict[str, list[tuple[float, int]]] = {}
     suppressed = []
     for hit in doc._.rubric_hits:
-        if hit.suppressed_by is None:
+        if hit.support:
+            support.setdefault(hit.rubric_id, []).append((hit.score, hit.clause))
+        elif hit.suppressed_by is None:
             raised.setdefault(hit.rubric_id, []).append((hit.score, hit.clause))
         else:
             suppressed.append(hit)
@@ -69,7 +72,7 @@ def build_analysis(doc: Doc, ruleset: RubricSet, provenance: dict[str, Any]) -> 
         r = rubrics[rid]
         item: dict[str, Any] = {
             "rubric_id": rid, "rubric_version": r.version, "title": r.title,
-            "score": max(s for s, _ in raised[rid]), "citations": _cite(doc, raised[rid]),
+            "score": max(s for s, _ in raised[rid]), "citations": _cite(doc, raised[rid] + support.get(rid, [])),
         }
         if r.kind == "risk":
             item["severity"] = r.severity

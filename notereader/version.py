@@ -13,8 +13,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
 1.3.0  default model all-MiniLM-L6-v2-onnx-fp32 (same weights, ONNX, float32,
        one sentence per run); text of clauses cached once per note; the same
        evaluation figures on the dev corpus as 1.2.0.
+1.4.0  goal direction and citations (issue 2, branch goal-direction): the
+       goal-cue negation window read from the Doc (it was sliced from the
+       clause with Doc offsets), a negator counted once, planned-step cues
+       and negated cues acted on; goals found by life area as well as
+       wording; short title clauses ranked down; a raised risk also cites
+       clauses just under its threshold that no context cue stops. Goal
+       direction and citations change for the same note.
 """
 
-ENGINE_VERSION = "1.3.0"
+ENGINE_VERSION = "1.4.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

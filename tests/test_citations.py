@@ -44,3 +44,40 @@ def test_only_the_top_clauses_are_cited():
     doc = _doc(NOTE)
     scored = [(0.9, c.index) for c in doc._.segmentation.clauses]
     assert len(_cite(doc, scored)) == min(MAX_CITATIONS, len(scored))
+
+
+# Supporting evidence (matcher.CITE_MARGIN): invented notes, not from any evaluation corpus.
+
+def _risk(a, rubric_id):
+    return next((r for r in a["risks"] if r["rubric_id"] == rubric_id), None)
+
+
+def test_a_raised_risk_also_cites_the_first_hand_account_just_under_its_threshold(reader):
+    from notereader.notes import Note
+
+    text = "Hotline report made about Mia, age 3. Mia was home alone for about an hour while mom went to the store."
+    r = _risk(reader.analyze(Note("t-support", text, ())), "child_safeguarding")
+    assert r is not None
+    quotes = [c["quote"] for c in r["citations"]]
+    assert "Mia was home alone for about an hour while mom went to the store." in quotes
+    for c in r["citations"]:
+        assert text[c["start"]:c["end"]] == c["quote"]
+
+
+def test_supporting_evidence_alone_raises_nothing(reader):
+    from notereader.notes import Note
+
+    a = reader.analyze(Note("t-support-alone", "Mia was home alone for about an hour while mom went to the store.", ()))
+    assert _risk(a, "child_safeguarding") is None
+    assert not any(s["rubric_id"] == "child_safeguarding" for s in a["suppressed"])
+
+
+def test_a_negated_clause_is_not_cited_as_support(reader):
+    from notereader.notes import Note
+
+    text = ("Hotline report made about Mia, age 3. "
+            "Mom denies that Mia was home alone for about an hour while she went to the store.")
+    r = _risk(reader.analyze(Note("t-support-neg", text, ())), "child_safeguarding")
+    assert r is not None
+    # the clause scores within CITE_MARGIN of the threshold, but "denies" stops it
+    assert all("denies" not in c["quote"] for c in r["citations"])

@@ -1,20 +1,23 @@
 """Goal matching: which plan goals a note speaks to, and in which direction.
 
 A clause speaks to a goal when its vector is near the goal's text (rounded
-cosine >= GOAL_THRESHOLD). Clauses are ranked by that cosine plus
-THEME_WEIGHT times the cosine of their theme profiles (the theme rubrics'
-scores: a goal about ID and a clause about a birth certificate share
-documentation_id). Among the CANDIDATES nearest clauses within
-MARGIN of the best, the one chosen is the nearest once a bonus for showing
-movement (1 - p(mentioned)) is added, since a note's mention of a goal that
-moved is what a case worker wants surfaced.
+cosine >= GOAL_THRESHOLD), or when that cosine plus THEME_WEIGHT times the
+cosine of their theme profiles (the theme rubrics' scores: a goal about ID
+and a clause about a birth certificate share documentation_id) reaches
+AREA_THRESHOLD. Clauses are ranked by the sum, less LABEL_PENALTY for a
+clause too short to tell what happened (a title or header line). Among the
+CANDIDATES nearest clauses within MARGIN of the best, the one chosen is the
+nearest once a bonus for showing movement (1 - p(mentioned)) is added, since
+a note's mention of a goal that moved is what a case worker wants surfaced.
 
 Direction comes from a three-way classifier (progress, setback, mentioned)
 fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
 ``data/goal_cues.yaml`` as a second opinion: an explicit cue wins when the
 classifier gives it at least CUE_SUPPORT. A negated progress cue ("did not
 attend") counts as a setback, a negated setback cue ("has not missed") as
-progress, and a planned step ("CM will refer") as a mention.
+progress (once: the negator is not a setback of its own), and a planned step
+with no movement cue ("CM will refer", "asked about") as a mention when the
+classifier gives that at least PLANNED_SUPPORT.
 """
 
 from __future__ import annotations
@@ -34,14 +37,23 @@ from notereader.version import SCORE_DECIMALS
 
 GOAL_CUES_PATH = PIPELINE_DATA_DIR / "goal_cues.yaml"
 GOAL_THRESHOLD = 0.2
+# A goal worded unlike the note ("Maintain employment" vs "got her first
+# paycheck") is still spoken to when meaning plus life area reach this.
+AREA_THRESHOLD = 0.3
+# A clause of fewer than LABEL_WORDS words ("Move-in day", "SSI paperwork")
+# names a topic (a title, a header line) rather than telling what happened.
+LABEL_WORDS = 5
+LABEL_PENALTY = 0.3
 # Weight of the theme-profile cosine (same life area) added to the meaning cosine.
 THEME_WEIGHT = 0.2
 CANDIDATES = 3
 MARGIN = 0.1
 MOVEMENT_BONUS = 0.4
 CUE_SUPPORT = 0.2
+PLANNED_SUPPORT = 0.1
 DIRECTIONS = ("progress", "setback", "mentioned")
 EXAMPLES_PATH = PIPELINE_DATA_DIR / "goal_direction_examples.yaml"
+NEGATION_WINDOW = 3
 NEGATORS = {"not", "n't", "nt", "no", "never", "without", "didnt", "hasnt", "havent", "wasnt"}
 
 
@@ -64,30 +76,65 @@ class GoalCues:
         self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned")}
 
 
-def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> str:
-    span = doc[cs:ce]
+@dataclass(frozen=True)
+class CueReading:
+    direction: str  # progress | setback | planned | mentioned (no cue)
+    negated: bool   # the direction rests on a negated cue ("has not missed", "never attended")
+
+
+def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> CueReading:
+    """The direction the clause's explicit cues show: progress, setback, planned, or mentioned (no cue).
+
+    The matcher reports token offsets into the whole Doc, so the negation
+    window is read from the Doc, never reaching back before the clause. A
+    negator phrase that is itself a setback cue ("has not", "did not") and
+    negates the cue after it ("has not missed") counts once, as the flipped
+    cue, not a second time as a setback.
+    """
+    hits = sorted(((cues.names[key], s, e) for key, s, e in cues.matcher(doc[cs:ce])), key=lambda m: (m[1], -m[2]))
     found: dict[str, int] = {}
-    negated_hits: dict[str, int] = {}
-    for key, s, _e in sorted(cues.matcher(span), key=lambda m: (m[1], -m[2])):
-        name = cues.names[key]
-        window = [t.lower_ for t in span[max(0, s - 3):s]]
-        if name in ("progress", "setback") and any(w in NEGATORS for w in window):
-            flipped = "setback" if name == "progress" else "progress"
-            negated_hits[flipped] = negated_hits.get(flipped, 0) + 1
-        else:
+    consumed: set[tuple[str, int, int]] = set()
+    flipped: list[tuple[str, int, int]] = []
+    for name, s, e in hits:
+        if name not in ("progress", "setback"):
+            continue
+        lo = max(cs, s - NEGATION_WINDOW)
+        if any(t.lower_ in NEGATORS for t in doc[lo:s]):
+            flipped.append(("setback" if name == "progress" else "progress", s, e))
+            consumed.add((name, s, e))
+            consumed.update(h for h in hits if h[0] == "setback" and lo <= h[1] and h[2] <= s)
+    for name, s, e in hits:
+        if (name, s, e) not in consumed:
             found[name] = found.get(name, 0) + 1
-    for k, v in negated_hits.items():
-        found[k] = found.get(k, 0) + v
+    for name, _s, _e in flipped:
+        found[name] = found.get(name, 0) + 1
     prog, setb, plan = found.get("progress", 0), found.get("setback", 0), found.get("planned", 0)
     if plan and not prog and not setb:
+        return CueReading("planned", False)
+    if setb > prog or (setb and prog == setb):
+        d = "setback"
+    elif prog > setb:
+        d = "progress"
+    else:
+        return CueReading("mentioned", False)
+    return CueReading(d, any(name == d for name, _s, _e in flipped))
+
+
+def decide_direction(p: np.ndarray, cue: CueReading) -> str:
+    """The classifier's direction, unless an explicit cue in the clause says otherwise.
+
+    A progress or setback cue wins when the classifier gives that direction
+    at least CUE_SUPPORT, or always when it rests on a negated cue (sentence
+    vectors read "has not missed" much like "missed"); a planned step with no movement cue ("CM will
+    call", "asked about") makes the clause a mention when the classifier
+    gives "mentioned" at least PLANNED_SUPPORT.
+    """
+    d = DIRECTIONS[int(np.argmax(p))]
+    if cue.direction in ("progress", "setback") and (cue.negated or p[DIRECTIONS.index(cue.direction)] >= CUE_SUPPORT):
+        return cue.direction
+    if cue.direction == "planned" and p[DIRECTIONS.index("mentioned")] >= PLANNED_SUPPORT:
         return "mentioned"
-    if setb > prog:
-        return "setback"
-    if prog > setb:
-        return "progress"
-    if setb and prog:
-        return "setback"
-    return "mentioned"
+    return d
 
 
 def load_direction_examples(path: Path = EXAMPLES_PATH) -> tuple[dict[str, tuple[str, ...]], str]:
@@ -136,6 +183,8 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         return []
     mat = doc._.clause_matrix
     probs = model.predict(mat)
+    label_penalty = np.array([LABEL_PENALTY if sum(1 for t in doc[cs:ce] if t.is_alpha) < LABEL_WORDS else 0.0
+                              for cs, ce, _ss, _se in clause_tokens])
     out: list[GoalSignal] = []
     seen: set[str] = set()
     for goal_id, text in goals:
@@ -143,17 +192,14 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
             continue
         seen.add(goal_id)
         meaning = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
-        if float(np.max(meaning)) < GOAL_THRESHOLD:
-            continue  # the note never comes near the goal in meaning
         sims = np.round(meaning + THEME_WEIGHT * _theme_similarity(doc, text), SCORE_DECIMALS)
+        if float(np.max(meaning)) < GOAL_THRESHOLD and float(np.max(sims)) < AREA_THRESHOLD:
+            continue  # the note never comes near the goal, in meaning or in life area
+        sims = np.round(sims - label_penalty, SCORE_DECIMALS)
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
         near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
         i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2])), SCORE_DECIMALS), -k))
-        p = probs[i]
-        d = DIRECTIONS[int(np.argmax(p))]
         cs, ce, _ss, _se = clause_tokens[i]
-        cue_d = clause_direction(doc, cues, cs, ce)
-        if cue_d != "mentioned" and p[DIRECTIONS.index(cue_d)] >= CUE_SUPPORT:
-            d = cue_d
+        d = decide_direction(probs[i], clause_direction(doc, cues, cs, ce))
         out.append(GoalSignal(goal_id, d, float(meaning[i]), (i,)))
     return out

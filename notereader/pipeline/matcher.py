@@ -36,6 +36,11 @@ PHRASE_SCORE = 1.0
 # rubric on meaning alone; literal phrases still count.
 MIN_MEANING_WORDS = 4
 CLAUSE_MIN_COVER = 0.4
+# A risk raised in a note is cited on every clause that reads as it: the
+# clauses over the threshold, and those within CITE_MARGIN under it that
+# the context stage would not suppress (a first-hand account worded less
+# like the rubric than the worker's summary of it).
+CITE_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class UnitHit:
     cue: str | None
     cue_start: int | None
     cue_end: int | None
+    # True: the clause scored within CITE_MARGIN under the threshold and no
+    # context cue stops it. It raises nothing; if the rubric is raised in the
+    # note on other clauses, it is cited with them as supporting evidence.
+    support: bool = False
 
 
 def rnd(x: float) -> float:
@@ -141,7 +150,8 @@ class RubricIndex:
         hits: list[UnitHit] = []
         # Only cells near or over their threshold, or with a phrase, can produce a hit; the exact
         # comparison below decides. (A pre-filter: skipping the rest changes nothing.)
-        near = best >= self.thresholds[None, :] - 1e-6
+        support_floor = np.where([r.kind == "risk" for r in self.rubrics], self.thresholds - CITE_MARGIN, self.thresholds)
+        near = best >= support_floor[None, :] - 1e-6
         for ci in range(len(clauses)):
             candidates = set(np.flatnonzero(near[ci]).tolist()) | {ri for (c, ri) in phrase_hits if c == ci}
             if not candidates:
@@ -154,11 +164,30 @@ class RubricIndex:
                 semantic = long_enough and sem >= self.thresholds[ri]
                 phr = phrase_hits.get((ci, ri), [])
                 if not semantic and not phr:
+                    if long_enough and sem >= rnd(support_floor[ri]):
+                        support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
+                        if support is not None:
+                            hits.append(support)
                     continue
                 hit = self._decide(ctx, rubric, ci, cs, ce, ss, se, sem, semantic, int(best_idx[ci, ri]), phr)
                 if hit is not None:
                     hits.append(hit)
         return hits
+
+    def _support(self, ctx, rubric: Rubric, ci: int, cs: int, ce: int, ss: int, se: int, sem: float,
+                 stmt: int) -> UnitHit | None:
+        """A clause just under the threshold, kept as supporting evidence when no context cue stops it.
+
+        Stricter than a clause that raises the rubric: any cue of a
+        category the rubric is not raised under, anywhere in the clause,
+        stops it ("he says Lamar has never ..."), whatever its scope.
+        """
+        if any(cs <= c.start < ce and c.rule.category in rubric.not_when for c in ctx.cues):
+            return None
+        a = assess(ctx, self.rules, cs, ce, ss, se, min_cover=CLAUSE_MIN_COVER)
+        if a.first(rubric.not_when) is not None:
+            return None
+        return UnitHit(rubric.id, ci, sem, "meaning", self.statements[stmt], None, None, None, None, support=True)
 
     def _decide(self, ctx, rubric: Rubric, ci: int, cs: int, ce: int, ss: int, se: int, sem: float,
                 semantic: bool, stmt: int, phr: list[tuple[int, int, str]]) -> UnitHit | None:

@@ -1,0 +1,104 @@
+"""Goal direction: the cue reading of a clause and how it combines with the classifier.
+
+Sentences here are invented for the tests, in the general language of case
+notes; none comes from an evaluation corpus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from notereader.notes import Note
+from notereader.pipeline.goals import CueReading, GoalCues, clause_direction, decide_direction
+
+
+@pytest.fixture(scope="module")
+def cues(nlp):
+    return GoalCues(nlp)
+
+
+def _last_sentence_direction(nlp, cues, text: str, lead: str = "Home visit at 2pm with the family. ") -> str:
+    """Direction of the second sentence, so the clause does not start at the first token of the Doc."""
+    doc = nlp.make_doc(lead + text)
+    start = len(nlp.make_doc(lead))
+    return clause_direction(doc, cues, start, len(doc)).direction
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a negated setback cue later in the note is progress (the window is read from the Doc)
+    ("Pharmacy records show no missed refills since January.", "progress"),
+    ("She has not missed a single tutoring session this term.", "progress"),
+    ("He hasn't missed work since the schedule change.", "progress"),
+    # a negated progress cue is a setback
+    ("He never attended the budgeting workshop.", "setback"),
+    ("Cl did not return the signed lease.", "setback"),
+    # planned steps with no movement are a plan, not progress
+    ("Worker will call the landlord about the repair list tomorrow.", "planned"),
+    ("She asked about the evening GED classes at the library.", "planned"),
+    ("The disability claim is still pending with SSA.", "planned"),
+    # explicit movement
+    ("He started drinking again after the layoff.", "setback"),
+    ("She used her last insulin pen on Friday.", "setback"),
+    ("The shoplifting charge was dismissed after the diversion program.", "progress"),
+    ("Grandmother paid the full water bill on Monday.", "progress"),
+    ("Talking with the family about the weekend.", "mentioned"),
+])
+def test_clause_cues_read_from_the_doc(nlp, cues, text, expected):
+    assert _last_sentence_direction(nlp, cues, text) == expected
+
+
+def test_negation_window_does_not_reach_into_the_previous_clause(nlp, cues):
+    doc = nlp.make_doc("Mom said no. Paid the gas bill today.")
+    start = len(nlp.make_doc("Mom said no. "))
+    assert clause_direction(doc, cues, start, len(doc)) == CueReading("progress", False)
+
+
+def test_a_negated_cue_is_marked_as_such(nlp, cues):
+    doc = nlp.make_doc("She has not missed a home visit this month.")
+    assert clause_direction(doc, cues, 0, len(doc)) == CueReading("progress", True)
+
+
+@pytest.mark.parametrize("p, cue, negated, expected", [
+    ((0.6, 0.3, 0.1), "mentioned", False, "progress"),   # no cue: the classifier decides
+    ((0.6, 0.3, 0.1), "setback", False, "setback"),      # a supported cue wins
+    ((0.85, 0.1, 0.05), "setback", False, "progress"),   # an unsupported cue does not
+    ((0.05, 0.9, 0.05), "progress", True, "progress"),   # a negated cue ("has not missed") always wins
+    ((0.7, 0.05, 0.25), "planned", False, "mentioned"),  # a plan with some support for "mentioned"
+    ((0.9, 0.05, 0.05), "planned", False, "progress"),   # a plan the classifier rules out
+])
+def test_decide_direction(p, cue, negated, expected):
+    assert decide_direction(np.array(p), CueReading(cue, negated)) == expected
+
+
+def test_a_negated_missed_appointment_is_progress_end_to_end(reader):
+    goals = (("G1", "Keep all psychiatry appointments"),)
+    text = "Met cl at the library. He has not missed a psychiatry appointment since February."
+    (g,) = reader.analyze(Note("t-goals", text, goals))["goals"]
+    assert g["direction"] == "progress"
+    assert g["citations"][0]["quote"].startswith("He has not missed")
+
+
+def test_a_goal_worded_unlike_the_note_is_found_by_its_life_area(reader):
+    """Meaning alone stays under GOAL_THRESHOLD; meaning plus the shared life area (employment) reaches AREA_THRESHOLD."""
+    text = "Ana said she has kept the same schedule at the laundromat for three months."
+    (g,) = reader.analyze(Note("t-area", text, (("G1", "Maintain steady employment"),)))["goals"]
+    assert g["score"] < 0.2
+    assert g["citations"][0]["quote"] == text
+
+
+def test_a_title_line_is_not_cited_when_a_sentence_tells_what_happened(reader):
+    text = "Bus pass renewal\nDwayne said the new monthly pass came in the mail and he used it all week to get to work."
+    (g,) = reader.analyze(Note("t-title", text, (("G1", "Get a reduced-fare bus pass"),)))["goals"]
+    assert g["citations"][0]["quote"].startswith("Dwayne said the new monthly pass")
+    assert g["direction"] == "progress"
+
+
+@pytest.mark.parametrize("text, goal, expected", [
+    ("Cl told the counselor she started using heroin again after her cousin's funeral.", "Stay clean from opioids", "setback"),
+    ("He asked whether the library still runs the free computer class on Fridays.", "Learn basic computer skills",
+     "mentioned"),
+])
+def test_direction_of_resumed_use_and_of_a_question(reader, text, goal, expected):
+    (g,) = reader.analyze(Note("t-dir", text, (("G1", goal),)))["goals"]
+    assert g["direction"] == expected
