@@ -129,7 +129,7 @@ def test_clauses_that_stay_asserted(text):
 
 
 @pytest.mark.parametrize("text,target", [
-    ("Her sister was evicted last month and is staying with a friend; cl asked for the 211 number.", "evicted"),
+    ("His cousin got evicted in the spring and sleeps on a coworker's couch now; cl asked about shelters for him.", "evicted"),
     ("He said a friend from group attempted suicide last week and is in the hospital; he visited him Sunday.",
      "attempted suicide"),
     ("His brother is staying at the shelter after losing his apartment, and Marcus has been giving him bus passes.",
@@ -142,7 +142,7 @@ def test_the_client_after_the_other_persons_clause_does_not_bring_the_mention_ba
 
 @pytest.mark.parametrize("text", [
     "He has no history of suicide attempts.",
-    "CM reports no safety concerns with the children during the visit.",
+    "Worker saw no safety concerns for the kids at today's home visit.",
     "The abuse allegation was not substantiated.",
     "She didn't miss a single group this month.",
 ])
@@ -164,9 +164,9 @@ def test_a_cue_inside_the_target_does_not_modify_it(tagger):
 
 
 @pytest.mark.parametrize("text,axis", [
-    ("Cl mentioned his electric was shut off back in 2024 before he got on budget billing.", "historical"),
-    ("Cl was unsheltered for most of 2025 before the program housed her.", "historical"),
-    ("Cl has 3 yrs clean from meth and goes to NA on Tuesdays.", "resolved"),
+    ("Cl said his gas was disconnected back in 2023, before he enrolled in the payment plan.", "historical"),
+    ("Cl slept in her car for much of 2024 until the rapid rehousing program placed her.", "historical"),
+    ("Cl has 4 yrs clean from heroin and still goes to Thursday night meetings.", "resolved"),
 ])
 def test_past_years_and_sobriety_time_reach_the_clause(text, axis):
     assert clause_context(text).has(axis)
