@@ -104,10 +104,12 @@ class IngestWriter:
     """One thread that stores the posts waiting at each moment in one transaction, then answers them all."""
 
     def __init__(self, sessions: sessionmaker[Session], max_batch: int = 64,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None,
+                 after_commit: Callable[[list[Accepted]], None] | None = None) -> None:
         self.sessions = sessions
         self.max_batch = max(1, max_batch)
         self.on_batch = on_batch
+        self.after_commit = after_commit  # e.g. queue the analyses of the batch's new revisions, once
         self._queue: queue.SimpleQueue[Post] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -163,6 +165,13 @@ class IngestWriter:
                     outcomes.append(exc)
         except Exception as exc:  # the database is down or refused the transaction: nothing of the batch is stored
             outcomes = [exc] * len(batch)
+        stored = [o for o in outcomes if isinstance(o, Accepted)]
+        if self.after_commit is not None and stored:
+            try:
+                self.after_commit(stored)
+            except Exception as exc:  # stored is stored: the posts are still answered, the sweeper catches up
+                log.warning("%d notes stored but their follow-up failed (%s); the sweeper will queue them",
+                            len(stored), type(exc).__name__)
         for post, outcome in zip(batch, outcomes):
             if isinstance(outcome, Exception):
                 post.future.set_exception(outcome)

@@ -59,6 +59,30 @@ def enqueue_analysis(queue: Queue, revision_id: int, ruleset_sha: str, retry_int
     return True
 
 
+def enqueue_new_revisions(queue: Queue, revision_ids: list[int], ruleset_sha: str, retry_intervals: list[int],
+                          *, timeout: int = JOB_TIMEOUT) -> None:
+    """Queue the analyses of revisions that a transaction has just created, in one Redis round trip.
+
+    New revisions can have no job yet, so nothing is looked up first; the ``notes_received`` counter is
+    added in the same pipeline. Raises RedisError when Redis is unreachable (the sweeper queues them later).
+    """
+    from notereader.service.metrics import KEY, COUNTERS
+
+    if not revision_ids:
+        return
+    assert "notes_received" in COUNTERS  # nosec B101 # the counter named below exists
+    retry = Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None
+    jobs = [Queue.prepare_data("notereader.service.jobs.analyze_revision", (rid,),
+                               job_id=analysis_job_id(rid, ruleset_sha), retry=retry, timeout=timeout,
+                               result_ttl=86400, failure_ttl=365 * 86400, description=f"analyse note revision {rid}",
+                               meta={})
+            for rid in revision_ids]
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.hincrby(KEY, "notes_received", len(revision_ids))
+        pipe.execute()
+
+
 def unanalysed_revisions(session: Session, ruleset_sha: str | None, model_sha: str | None,
                          since: datetime | None = None, limit: int = 10000) -> list[int]:
     """Latest revisions of notes without an analysis under this ruleset and model.

@@ -48,9 +48,15 @@ class Runtime:
     @cached_property
     def ingest_writer(self) -> IngestWriter:
         """This process's group-commit writer for posted notes (``service/ingest_batch.py``)."""
-        from notereader.service.ingest_batch import IngestWriter
+        from notereader.service.ingest_batch import Accepted, IngestWriter
+        from notereader.service.queueing import enqueue_new_revisions
 
-        return IngestWriter(self.sessions, max_batch=self.settings.ingest_batch_max)
+        def queue_new(stored: list[Accepted]) -> None:
+            enqueue_new_revisions(self.queue, [a.revision_id for a in stored if a.created], self.ruleset.sha256,
+                                  self.settings.analysis_retry_intervals,
+                                  timeout=self.settings.analysis_job_timeout_seconds)
+
+        return IngestWriter(self.sessions, max_batch=self.settings.ingest_batch_max, after_commit=queue_new)
 
     @cached_property
     def queue(self) -> Queue:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import _postgres_database
+from svc_helpers import fresh_postgres_database
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
@@ -35,7 +35,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'batch.db'}"
     else:
-        url, drop = _postgres_database()
+        url, drop = fresh_postgres_database("notereader_batch")
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -160,3 +160,21 @@ def test_a_database_failure_fails_every_post_of_the_batch_and_stores_nothing(tmp
     for f in futures:
         with pytest.raises(OperationalError):
             f.result(timeout=30)
+
+
+def test_after_commit_sees_each_batch_once_and_its_failure_fails_no_post(store, caplog):
+    seen: list[list[tuple[str, bool]]] = []
+
+    def follow_up(stored: list[Accepted]) -> None:
+        seen.append([(a.note_id, a.created) for a in stored])
+        raise ConnectionError("Redis is down")  # as when the queue cannot be reached: the notes are stored anyway
+
+    writer = IngestWriter(store, after_commit=follow_up)
+    caplog.set_level("WARNING", logger="notereader.ingest")
+    first = writer.submit(_post("q-1", "c-q", "Visit one.")).result(timeout=30)
+    again = writer.submit(_post("q-1", "c-q", "Visit one.")).result(timeout=30)
+    assert first.created and not again.created
+    assert seen == [[("q-1", True)], [("q-1", False)]]
+    assert "the sweeper will queue them" in caplog.text
+    with store() as s:
+        assert s.scalar(select(func.count()).select_from(NoteRevision)) == 1

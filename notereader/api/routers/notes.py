@@ -30,7 +30,7 @@ from notereader.api.schemas import (
     RevisionOut,
 )
 from notereader.api.visibility import hidden, may_see, not_found
-from notereader.service import audit, metrics
+from notereader.service import audit
 from notereader.service.ingest import (
     Conflict,
     NotVisible,
@@ -88,15 +88,9 @@ def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Requ
         return _conflict(exc)
     accepted = NoteAccepted(note_id=stored.note_id, revision=stored.revision, text_sha256=stored.text_sha256,
                             note_url=f"/v1/notes/{stored.note_id}", status_url=f"/v1/notes/{stored.note_id}/analysis")
-    revision_id = stored.revision_id
-    if not stored.created:
-        return JSONResponse(status_code=200, content=accepted.model_dump())
-    metrics.incr(rt.redis, "notes_received")
-    try:
-        rt.enqueue_analysis(revision_id, rt.ruleset.sha256, new_revision=True)
-    except Exception as exc:  # the note is stored; the sweeper will queue it when Redis is back
-        log.warning("note revision %d stored but not queued (%s); the sweeper will queue it", revision_id, type(exc).__name__)
-    return JSONResponse(status_code=202, content=accepted.model_dump())
+    # A new revision's analysis was queued by the writer, for the whole batch at once (if Redis was down,
+    # the sweeper queues it when Redis is back).
+    return JSONResponse(status_code=202 if stored.created else 200, content=accepted.model_dump())
 
 
 def job_gave_up(rt: RuntimeDep, revision_id: int) -> bool:
