@@ -39,26 +39,44 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return subprocess.run([sys.executable, "-m", "notereader", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+def _serve(tmp_path: Path, env: dict[str, str], *extra: str, ready_within: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+    """`notereader serve` in its own session, logging to serve.log; returns once /readyz answers 200."""
+    port = _free_port()
+    with open(tmp_path / "serve.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port), *extra], cwd=tmp_path,
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited with {proc.returncode}: " + (tmp_path / "serve.log").read_text())
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+    wait_for(up, ready_within, 0.3, "the API to be ready")
+    return proc, base
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
 def test_serve_on_defaults_starts_redis_and_a_worker_and_never_logs_note_text(tmp_path: Path):
     env = _clean_env()
     assert _run(["db", "upgrade"], tmp_path, env).returncode == 0
     assert (tmp_path / "notereader.db").exists()  # SQLite in the working directory by default
     token = _run(["tokens", "create", "--role", "case_system", "--name", "cms"], tmp_path, env).stdout.strip().splitlines()[-1]
     auditor = _run(["tokens", "create", "--role", "auditor"], tmp_path, env).stdout.strip().splitlines()[-1]
-    port = _free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port)], cwd=tmp_path,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _serve(tmp_path, env)
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        def up():
-            try:
-                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(up, 60, 0.3, "the API to be ready")
         assert "/v1/notes" in httpx.get(f"{base}/openapi.json").json()["paths"]
         assert httpx.get(f"{base}/docs").status_code == 200
         text = (f"Phone call with the client. She mentioned {CANARY} twice.\n\n"
@@ -79,12 +97,7 @@ def test_serve_on_defaults_starts_redis_and_a_worker_and_never_logs_note_text(tm
         assert httpx.get(f"{base}/v1/findings/{finding}/trace", headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
         assert "notereader_notes_analysed_total 1.0" in httpx.get(f"{base}/metrics").text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+        _stop(proc)
     logged = log_path.read_text(errors="replace")
     assert "started a private redis-server" in logged and "pipeline loaded" in logged
     for word in CANARY.split():
@@ -184,19 +197,8 @@ def test_serve_with_several_api_processes_shares_one_store_and_stops_them_all(tm
     env = _clean_env()
     assert _run(["db", "upgrade"], tmp_path, env).returncode == 0
     token = _run(["tokens", "create", "--role", "case_system", "--name", "cms"], tmp_path, env).stdout.strip().splitlines()[-1]
-    port = _free_port()
-    with open(tmp_path / "serve.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "notereader", "serve", "--port", str(port), "--workers", "2",
-                                 "--no-worker"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _serve(tmp_path, env, "--workers", "2", "--no-worker", ready_within=90)
     try:
-        def up():
-            try:
-                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(up, 90, 0.3, "the API processes to be ready")
         api_pids = set(subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True).stdout.split())
         mine = {p for p in api_pids if os.getsid(int(p)) == proc.pid}
         assert len(mine) == 2, f"expected 2 API processes in the session, found {mine}"
@@ -215,12 +217,7 @@ def test_serve_with_several_api_processes_shares_one_store_and_stops_them_all(tm
         verify = _run(["audit", "verify"], tmp_path, env)
         assert verify.returncode == 0, verify.stdout + verify.stderr  # one unbroken chain across both processes
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+        _stop(proc)
     # multiprocessing's resource tracker leaves a moment after the parent
     wait_for(lambda: not subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split(),
              15, 0.2, "every process of the server's session to exit")
