@@ -132,7 +132,9 @@ def store_note(session: Session, data: dict[str, Any], source: str, *, known: Kn
     now = utcnow()
     # A new note has no revisions yet; the note and its first revision go out in one flush.
     if note is None:
-        note = Note(note_id=note_id, client=client, team=client.team, source=source,
+        # client_id set as well as client: a pending note must answer for its client before any flush
+        # (a copy of the same note later in the batch checks it)
+        note = Note(note_id=note_id, client_id=client.client_id, client=client, team=client.team, source=source,
                     author_id=data.get("author_id"), written_at=written_at, created_at=now)
         session.add(note)
         if known is not None:

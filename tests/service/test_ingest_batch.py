@@ -55,6 +55,7 @@ def _scenario() -> list[Post]:
     goals = {"goals": [{"goal_id": "g1", "text": "Keep the apartment"}]}
     return [
         _post("new-1", "c-new", "Met the client at the shelter."),                       # new note, new client
+        _post("new-1", "c-new", "Met the client at the shelter."),                       # the same again, at once
         _post("new-2", "c-new", "Called the landlord.", plan=goals),                     # same new client, a plan
         _post("old-1", "c-1", "First visit; the client moved in."),                      # repeat of a stored note
         _post("old-1", "c-1", "Second visit; rent is paid."),                            # a new revision
@@ -91,9 +92,9 @@ def test_a_batch_answers_and_stores_every_post_as_one_by_one_posting_would(store
     alone = [store_one(alone_sessions, p) for p in _scenario()]
 
     assert [_summary(o) for o in batched] == [_summary(o) for o in alone] == [
-        ("new-1", 1, True), ("new-2", 1, True), ("old-1", 1, False), ("old-1", 2, True), ("new-1", 1, False),
+        ("new-1", 1, True), ("new-1", 1, False), ("new-2", 1, True), ("old-1", 1, False), ("old-1", 2, True), ("new-1", 1, False),
         ("Conflict", "client_id"), ("NotVisible", None), ("new-3", 1, True)]
-    assert isinstance(batched[5], Conflict) and isinstance(batched[6], NotVisible)
+    assert isinstance(batched[6], Conflict) and isinstance(batched[7], NotVisible)
     assert _state(store) == _state(alone_sessions)
     revisions, clients, plans, records = _state(store)
     assert ("new-3", 1, False) in revisions and ("new-1", 1, True) in revisions  # new-3 got the plan, new-1 none
