@@ -38,18 +38,15 @@ def _job_state(queue: Queue, job_id: str) -> str | None:
 
 
 def enqueue_analysis(queue: Queue, revision_id: int, ruleset_sha: str, retry_intervals: list[int],
-                     *, resubmit_failed: bool = False, meta: dict | None = None, timeout: int = JOB_TIMEOUT,
-                     new_revision: bool = False) -> bool:
+                     *, resubmit_failed: bool = False, meta: dict | None = None, timeout: int = JOB_TIMEOUT) -> bool:
     """Queue the analysis of one revision; False when that very job is already waiting or running.
 
     A job that gave up stays in RQ's failed registry for people to see; it is
-    queued again only when ``resubmit_failed`` (a rescore asks for it).
-    ``new_revision``: the revision was created by the caller's transaction just
-    now, so no job for it can exist yet and the lookup (a Redis round trip on
-    every POST) is skipped.
+    queued again only when ``resubmit_failed`` (a rescore asks for it). New
+    revisions are queued by ``enqueue_new_revisions``, without the lookup.
     """
     job_id = analysis_job_id(revision_id, ruleset_sha)
-    state = None if new_revision else _job_state(queue, job_id)
+    state = _job_state(queue, job_id)
     if state in LIVE or (state == JobStatus.FAILED and not resubmit_failed):
         return False
     queue.enqueue("notereader.service.jobs.analyze_revision", revision_id, job_id=job_id,
