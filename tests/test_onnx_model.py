@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from notereader.errors import ModelIntegrityError
-from notereader.pipeline.embedder import BASE_MODEL, DEFAULT_MODEL, ModelManifest, sha256_file
+from notereader.pipeline.embedder import BASE_MODEL, DEFAULT_MODEL, FP32_MODEL, ModelManifest, sha256_file
 from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built, model_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def fp32() -> OnnxEmbedder:
-    m = ModelManifest.read(DEFAULT_MODEL, ROOT / "models")
+    m = ModelManifest.read(FP32_MODEL, ROOT / "models")
     return OnnxEmbedder(m, m.base, num_threads=1)
 
 
@@ -51,21 +51,27 @@ def test_a_sentence_vector_depends_only_on_the_sentence(fp32):
         assert alone[t].dtype == np.float64 and abs(float(alone[t] @ alone[t]) - 1.0) < 1e-12
 
 
-def test_float32_sentences_of_one_length_share_a_run_and_keep_their_bytes(monkeypatch, fp32):
+STATIC = "all-MiniLM-L6-v2-onnx-int8-static"
+
+
+@pytest.mark.parametrize("name", [FP32_MODEL, STATIC])
+def test_sentences_of_one_length_share_a_run_and_keep_their_bytes(monkeypatch, name):
+    """float32, and int8 whose activation scales were fixed at build time: no scale depends on batch-mates."""
     import notereader.pipeline.onnx_model as onnx_model
 
-    m = fp32.manifest
+    m = ModelManifest.read(name, ROOT / "models")
+    one = OnnxEmbedder(m, m.base, num_threads=1)
     # invented sentences, grouped by token length: every group of 3 or more is computed in shared runs
     words = ["rent", "court", "housing", "insulin", "school", "probation", "the food bank", "her caseworker"]
     made = [f"Client called about {a} and {b} on {day}." for a in words for b in words
             for day in ("Monday", "the 3rd", "Friday morning")]
     lengths: dict[int, list[str]] = {}
     for t in made:
-        lengths.setdefault(len(fp32.tokenizer.encode(t).ids), []).append(t)
+        lengths.setdefault(len(one.tokenizer.encode(t).ids), []).append(t)
     groups = [g for g in lengths.values() if len(g) >= 3]
     assert len(groups) >= 3 and sum(map(len, groups)) >= 100
     sentences = [t for g in groups for t in g]
-    alone = {t: fp32._vectors([fp32.tokenizer.encode(t).ids])[0] for t in sentences}  # one run per sentence
+    alone = {t: one._vectors([one.tokenizer.encode(t).ids])[0] for t in sentences}  # one run per sentence
     e = OnnxEmbedder(m, m.base, num_threads=2)
     assert e.same_length_batches and max(map(len, e._runs([e.tokenizer.encode(t).ids for t in sentences]))) > 1
     for batch in (7, onnx_model.LENGTH_BATCH):  # other batch-mates, other run sizes
@@ -115,10 +121,10 @@ def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
     models.mkdir()
     for f in (ROOT / "models").glob("*.json"):
         (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    data = json.loads((models / f"{DEFAULT_MODEL}.json").read_text(encoding="utf-8"))
+    data = json.loads((models / f"{FP32_MODEL}.json").read_text(encoding="utf-8"))
     data["files"][ONNX_FILE] = "0" * 64
-    (models / f"{DEFAULT_MODEL}.json").write_text(json.dumps(data), encoding="utf-8")
-    m = ModelManifest.read(DEFAULT_MODEL, models)
+    (models / f"{FP32_MODEL}.json").write_text(json.dumps(data), encoding="utf-8")
+    m = ModelManifest.read(FP32_MODEL, models)
     # a real build, whose bytes cannot match the (wrong) pin: as if another tool version had built it
     with pytest.raises(ModelIntegrityError, match="refuses to run") as err:
         ensure_built(m, m.base)
@@ -129,14 +135,46 @@ def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["all-MiniLM-L6-v2-onnx-int8", "all-MiniLM-L6-v2-onnx-int8-pc"])
 def test_int8_variants_are_distinct_pinned_models(name):
     m = ModelManifest.read(name, ROOT / "models")
-    assert m.build["precision"] == "int8" and m.sha256 != ModelManifest.read(DEFAULT_MODEL, ROOT / "models").sha256
+    assert m.build["precision"] == "int8" and m.sha256 != ModelManifest.read(FP32_MODEL, ROOT / "models").sha256
     e = OnnxEmbedder(m, m.base, num_threads=1)
     # int8 activations share one quantisation scale per run: every sentence gets a run of its own
     assert not e.same_length_batches and e._runs([[1, 2, 3], [4, 5, 6]]) == [[0], [1]]
     alone = {t: e.encode([t])[t] for t in TEXTS}
     together = e.encode(TEXTS)
     assert all(alone[t].tobytes() == together[t].tobytes() for t in TEXTS)
-    fp32 = OnnxEmbedder(*(lambda d: (d, d.base))(ModelManifest.read(DEFAULT_MODEL, ROOT / "models")), num_threads=1)
+    fp32 = OnnxEmbedder(*(lambda d: (d, d.base))(ModelManifest.read(FP32_MODEL, ROOT / "models")), num_threads=1)
     cos = [float(alone[t] @ fp32.encode([t])[t]) for t in TEXTS]
     # per tensor: ~0.96 to the float32 vectors; one scale per weight column: ~0.99
     assert min(cos) > (0.97 if m.build.get("per_channel") else 0.85), cos
+
+
+def test_static_int8_is_the_default_a_distinct_pinned_model_close_to_float32():
+    assert DEFAULT_MODEL == STATIC
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    fp32_manifest = ModelManifest.read(FP32_MODEL, ROOT / "models")
+    assert m.build["precision"] == "int8-static" and m.sha256 != fp32_manifest.sha256
+    e = OnnxEmbedder(m, m.base, num_threads=2)
+    assert e.same_length_batches
+    fp32 = OnnxEmbedder(fp32_manifest, fp32_manifest.base, num_threads=1)
+    got, ref = e.encode(TEXTS), fp32.encode(TEXTS)
+    cos = [float(got[t] @ ref[t]) for t in TEXTS]
+    # measured on the dev corpus's sentences: mean 0.993 (per-channel dynamic int8: 0.991)
+    assert min(cos) > 0.97, cos
+
+
+def test_static_int8_refuses_a_changed_calibration_file(tmp_path):
+    from notereader.pipeline.onnx_model import calibration_texts
+
+    models = tmp_path / "models"
+    (models / "calibration").mkdir(parents=True)
+    for f in (ROOT / "models").glob("*.json"):
+        (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    m = ModelManifest.read(STATIC, models)
+    with pytest.raises(ModelIntegrityError, match="calibration file .* is missing"):
+        calibration_texts(m)
+    source = (ROOT / "models" / m.build["calibration"]["file"]).read_text(encoding="utf-8")
+    (models / m.build["calibration"]["file"]).write_text(source + "One more sentence.\n", encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="not the pinned"):
+        calibration_texts(m)
+    (models / m.build["calibration"]["file"]).write_text(source, encoding="utf-8")
+    assert len(calibration_texts(m)) == 3449

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from notereader.analysis import fingerprint, text_sha256
 from notereader.notes import Note, validate_note
 from notereader.paths import SAMPLE_NOTES
+from notereader.pipeline.embedder import DEFAULT_MODEL
 
 
 def all_citations(a):
@@ -32,7 +33,7 @@ def test_analysis_v1_shape_and_provenance(reader):
     assert a["text_sha256"] == text_sha256("Cl said the lights got cut off Tuesday and the kids have been eating cereal for dinner.")
     prov = a["provenance"]
     assert prov["engine_version"] and prov["engine_data_sha256"]
-    assert prov["models"] == {"all-MiniLM-L6-v2-onnx-fp32": reader.embedder.manifest.sha256}
+    assert prov["models"] == {DEFAULT_MODEL: reader.embedder.manifest.sha256}
     assert set(prov["ruleset"]["rubrics"]) == {r.id for r in reader.ruleset.rubrics}
     for r in a["risks"]:
         assert set(r) >= {"rubric_id", "rubric_version", "severity", "score", "citations"}

@@ -7,7 +7,7 @@
   the typical note (under 200 words) and on the full length mix.
 - **reference**: the same distinct sentences through sentence-transformers
   alone (float32, batch 32, as shipped), and through each pinned model's
-  encoder (PyTorch float64, ONNX float32, ONNX int8 per tensor and per channel); the pipeline's sentence
+  encoder (PyTorch float64, ONNX float32, ONNX int8 per tensor, per channel and static); the pipeline's sentence
   rate as a ratio of the sentence-transformers rate says how close it gets to
   that floor (above 100%: it beats it).
 """
@@ -130,7 +130,8 @@ def cold_start(notes_after: int, corpus_size: int, model: str) -> dict[str, Any]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-ALL_MODELS = ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-fp32", "all-MiniLM-L6-v2-onnx-int8", "all-MiniLM-L6-v2-onnx-int8-pc")
+ALL_MODELS = ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-fp32", "all-MiniLM-L6-v2-onnx-int8", "all-MiniLM-L6-v2-onnx-int8-pc",
+              "all-MiniLM-L6-v2-onnx-int8-static")
 
 
 def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: int = 2000,

@@ -1,4 +1,4 @@
-"""A pinned ONNX variant of the sentence model, built locally and run one sentence at a time.
+"""Pinned ONNX variants of the sentence model, built locally, run without padding.
 
 Why: the float64 PyTorch encoder is ~90% of a note's analysis time. The same
 weights exported to ONNX and run by onnxruntime in float32 are about 4x
@@ -16,12 +16,17 @@ byte-reproducible for the pinned tool versions (checked by
 ``tests/test_onnx_model.py``); if another tool version produces other bytes,
 loading refuses to run rather than silently changing results.
 
+Three precisions: ``fp32``; ``int8`` (dynamic: weights int8, each run's
+activations quantised with a scale computed from that run); ``int8-static``
+(the default since engine 1.5.0: activation scales fixed at build time from
+pinned calibration sentences, ``quantize_static_calibrated``).
+
 Determinism: float32 and (especially) dynamic int8 results depend on the
-shape of the batch a sentence is computed in: int8 activations are
-quantised with one scale per tensor, so a sentence's vector would depend on
+shape of the batch a sentence is computed in: dynamic int8 activations are
+quantised with one scale per tensor per run, so a sentence's vector would depend on
 its batch-mates. This encoder therefore never pads and runs on one
-onnxruntime thread per run: an int8 model computes every distinct sentence on
-its own; a float32 model computes sentences of the same token length together
+onnxruntime thread per run: a dynamic int8 model computes every distinct sentence on
+its own; float32 and static int8 models compute sentences of the same token length together
 (up to LENGTH_BATCH per run, ~1.3x the rate of one each), which leaves each
 sentence's bytes unchanged because, without padding, every product and
 normalisation is computed row by row in the same order whatever the other
@@ -39,6 +44,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,8 +95,6 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         axes = {name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")}
-        import warnings
-
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(LastHidden(model), tuple(example[k] for k in ONNX_INPUTS), str(fp32),
@@ -108,10 +112,70 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
             # corpus's sentences the cosine to the float32 vectors goes from 0.961 to 0.991 (mean) at the same speed
             quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
                              per_channel=bool(build.get("per_channel", False)))
+        elif precision == "int8-static":
+            final = Path(tmp) / "int8-static.onnx"
+            quantize_static_calibrated(manifest, fp32, final, tok, int(model.config.intermediate_size))
         elif precision != "fp32":
             raise ModelIntegrityError(f"Model '{manifest.name}': unknown precision {precision!r} in {manifest.manifest_path}.",
-                                      hint="Use 'fp32' or 'int8'.")
+                                      hint="Use 'fp32', 'int8' or 'int8-static'.")
         os.replace(final, out)
+
+
+def calibration_texts(manifest: ModelManifest) -> list[str]:
+    """The pinned calibration sentences of a statically quantised model (one per line, hash-verified)."""
+    spec = (manifest.build or {}).get("calibration") or {}
+    if not spec.get("file") or not spec.get("sha256"):
+        raise ModelIntegrityError(f"Model '{manifest.name}': a static int8 build needs build.calibration.file and "
+                                  f".sha256 in {manifest.manifest_path}.", hint="Restore the manifest from version control.")
+    path = manifest.manifest_path.parent / spec["file"]
+    if not path.is_file() or sha256_file(path) != spec["sha256"]:
+        raise ModelIntegrityError(
+            f"Model '{manifest.name}': calibration file {path} is missing or its SHA-256 is not the pinned "
+            f"{spec['sha256']}. Other calibration sentences give other activation scales, so other vectors.",
+            hint="Restore the file from version control; a new calibration set is a new model with its own name.")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, tokenizer: Any,
+                               intermediate_size: int) -> None:
+    """int8 weights (one scale per column) and int8 activations with scales fixed at build time.
+
+    The activation scales come from the pinned calibration sentences (min/max, averaged over the sentences
+    one at a time), so at run time a sentence's quantisation does not depend on its batch-mates: same-length
+    sentences can share a run, as in float32. The feed-forward output projections stay float32: their input
+    (the GELU output) has outliers ~25x its 99.99th percentile, and one int8 scale per tensor cannot hold both
+    (quantising them too drops the mean cosine to float32 from 0.993 to 0.94).
+    """
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    texts = calibration_texts(manifest)
+    graph = onnx.load(str(fp32)).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    nodes = [n.name for n in graph.node if n.op_type == "MatMul" and any(x in weights for x in n.input)
+             and not any(weights.get(x, (0,))[0] == intermediate_size for x in n.input)]
+
+    class Sentences(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._feeds = iter(texts)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            text = next(self._feeds, None)
+            if text is None:
+                return None
+            ids = np.array([tokenizer(text, truncation=True, max_length=256)["input_ids"]], dtype=np.int64)
+            return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+
+    logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy overflow warnings inside the calibrator's zero-point arithmetic
+        quantize_static(str(fp32), str(out), Sentences(), quant_format=QuantFormat.QOperator, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
+                        calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": True})
 
 
 def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = False) -> Path:
@@ -124,7 +188,7 @@ def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = F
     actual = None if rebuild or not path.is_file() else sha256_file(path)
     if actual != expected:
         print(f"notereader: building model '{manifest.name}' from the pinned weights of '{base.name}' "
-              f"(once; about 10 s) into {path.parent}", file=sys.stderr)
+              f"(once; about 10 s, a minute for a static int8 model) into {path.parent}", file=sys.stderr)
         build_onnx(manifest, base, path)
         actual = sha256_file(path)
     if actual != expected:
@@ -168,7 +232,7 @@ class OnnxEmbedder:
         # float32: a sentence's vector is the same bytes alone or beside others of its token length (no padding;
         # every product is computed row by row in the same order): tested in tests/test_onnx_model.py. int8:
         # activations share one quantisation scale per run, so batch-mates would move a sentence's vector.
-        self.same_length_batches = (manifest.build or {}).get("precision", "fp32") == "fp32"
+        self.same_length_batches = (manifest.build or {}).get("precision", "fp32") in ("fp32", "int8-static")
         self.calls = 0
 
     def _vectors(self, ids: list[list[int]]) -> list[np.ndarray]:
