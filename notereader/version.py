@@ -20,8 +20,14 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        wording; short title clauses ranked down; a raised risk also cites
        clauses just under its threshold that no context cue stops. Goal
        direction and citations change for the same note.
+1.5.0  decoys (issue 2, branch decoys): "contrast" cues read back over the
+       clause before a "but" ("unreachable Monday, but he returned the call
+       Tuesday"); a past year after a possessive or article ("her 2016
+       conviction") is historical; a time word inside a strong negation
+       ("did not miss any visits this week despite ...") no longer ends its
+       scope. Findings change for the same note.
 """
 
-ENGINE_VERSION = "1.4.0"
+ENGINE_VERSION = "1.5.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4
