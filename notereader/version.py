@@ -25,7 +25,8 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        Tuesday"); a past year after a possessive or article ("her 2016
        conviction") is historical; a time word inside a strong negation
        ("did not miss any visits this week despite ...") no longer ends its
-       scope. Findings change for the same note.
+       scope; a negation's reach over a clause counts content words only.
+       Findings change for the same note.
 """
 
 ENGINE_VERSION = "1.5.0"

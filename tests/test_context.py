@@ -226,3 +226,9 @@ def test_a_time_word_that_opens_a_clause_still_ends_a_negation():
 
 def test_whether_opens_a_question(tagger):
     assert tag(tagger, "He asked CM whether a missed check-in means a violation.", "violation")["hypothetical"]
+
+
+def test_a_negation_reaches_a_clause_by_its_content_words():
+    # "denies" reaches a quarter of the words but half of the content words
+    assert clause_context("Says it was an accident and denies wanting to harm himself.").has("negated")
+    assert not clause_context("She was sobbing and shaking when we arrived and denies it.").has("negated")

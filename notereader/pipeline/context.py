@@ -397,9 +397,14 @@ def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int,
 
     Punctuation, quote marks and the cue itself do not count: in "He has no
     history of suicide attempts." the cue reaches 2 of the 4 other words.
+    For a negation, function words ("it", "was", "and", "to") do not count
+    either: what is denied is in the content words ("Says it was an accident
+    and denies wanting to hurt herself": 3 of 5).
     """
+    content_only = cue.rule.category == "negated"
     words = [k for k in range(target_start, target_end)
-             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)]
+             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)
+             and not (content_only and ctx.doc[k].is_stop)]
     if not words:
         return 1.0
     return sum(1 for k in words if k in covered) / len(words)
