@@ -179,3 +179,56 @@ def test_a_sober_spell_that_ended_is_not_resolved():
 
 def test_after_does_not_end_a_historical_scope():
     assert clause_context("In 2020 he was hospitalized after cutting himself.").has("historical")
+
+
+@pytest.mark.parametrize("text,target", [
+    ("CM could not reach her Monday, but she called back Tuesday morning.", "could not reach"),
+    ("The water was shut off on the 3rd, but it was restored two days later.", "shut off"),
+    ("His bike was stolen last month but he found another through the co-op.", "stolen"),
+    ("The landlord filed for eviction in May, however the case was dismissed.", "eviction"),
+])
+def test_an_outcome_after_but_resolves_the_clause_before_it(tagger, text, target):
+    assert tag(tagger, text, target)["resolved"]
+
+
+@pytest.mark.parametrize("text,target", [
+    ("She got a new eviction notice taped to her door.", "eviction notice"),
+    ("He stayed sober through the spring, but he got a new DUI on Saturday.", "DUI"),
+    ("Cl called back to say the power company cut her off this morning.", "cut her off"),
+])
+def test_an_outcome_cue_without_a_but_before_it_resolves_nothing(tagger, text, target):
+    assert not tag(tagger, text, target)["resolved"]
+
+
+def test_the_clause_after_but_is_not_resolved_by_its_own_outcome_cue(tagger):
+    text = "The power was off for a week, but he got a new heater and the power is still off."
+    assert not tag(tagger, text, "the power is still off")["resolved"]
+    assert tag(tagger, text, "The power was off")["resolved"]
+
+
+@pytest.mark.parametrize("text,axis", [
+    ("Two no-shows at the clinic in January, none since.", "historical"),
+    ("His 2018 burglary conviction came up when the employer ran his record.", "historical"),
+    ("Pharmacy log shows no missed pickups for the last two months.", "negated"),
+    ("Cl has not run short of formula since the WIC appointment.", "negated"),
+    ("He did not miss any shifts this month even with the bus strike.", "negated"),
+    ("She denies any drinking this week or last.", "negated"),
+])
+def test_cues_about_time_attendance_and_supply(text, axis):
+    assert clause_context(text).has(axis)
+
+
+def test_a_time_word_that_opens_a_clause_still_ends_a_negation():
+    text = "Cl denied using for a month, now she uses every day."
+    i = text.index("uses every day")
+    assert not ContextTagger().tag(text, i, i + len("uses every day"))["negated"]
+
+
+def test_whether_opens_a_question(tagger):
+    assert tag(tagger, "He asked CM whether a missed check-in means a violation.", "violation")["hypothetical"]
+
+
+def test_a_negation_reaches_a_clause_by_its_content_words():
+    # "denies" reaches a quarter of the words but half of the content words
+    assert clause_context("Says it was an accident and denies wanting to harm himself.").has("negated")
+    assert not clause_context("She was sobbing and shaking when we arrived and denies it.").has("negated")

@@ -8,7 +8,9 @@ A rule (``CueRule``, what to look for) is a different type from a match
 
 Scope: a cue modifies the tokens after it (forward), before it (backward) or
 both, within its sentence, up to a terminator ("but", "however", "currently",
-a reporting verb ...) or ``max_scope`` tokens. A cue never modifies a target
+a reporting verb ...) or ``max_scope`` tokens. A "contrast" cue modifies the
+clause before the "but" that opens its own clause ("unreachable Monday, but
+he returned the call Tuesday"), and nothing when no "but" opens it. A cue never modifies a target
 that it overlaps. Pseudo cues ("not only", "not enough") contain a cue word
 but cancel it.
 """
@@ -33,7 +35,9 @@ NEW_SUBJECT = frozenset({"she", "he", "they", "that", "cl", "client", "pt", "par
 # and its listener ("cl told writer her sister ...").
 SUBJECT_BOUNDARY = frozenset({"that", ",", "and", "when", "while", "writer", "cm", "staff", "worker", "me", "us"})
 CATEGORIES = ("negated", "historical", "hypothetical", "other_person", "resolved", "screening_negative")
-DIRECTIONS = ("forward", "backward", "bidirectional")
+DIRECTIONS = ("forward", "backward", "bidirectional", "contrast")
+# A contrast cue may start this many tokens after its "but" ("but she has since ...").
+CONTRAST_GAP = 3
 RULES_PATH = PIPELINE_DATA_DIR / "context_rules.yaml"
 
 
@@ -116,6 +120,7 @@ class ContextRules:
             m = PhraseMatcher(nlp.vocab, attr="LOWER")
             m.add(cat, [nlp.make_doc(str(t)) for t in words])
             self.category_terminators[cat] = m
+        self.contrast_openers = {str(w).lower() for w in data.get("contrast_openers", [])}
         self.time_terminators = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.time_terminators.add("time", [nlp.make_doc(str(t)) for t in data.get("time_terminators", [])])
         scr = data["screening"]
@@ -133,6 +138,8 @@ class ContextRules:
         self.year.add(
             "year",
             [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till", "of"]}}, past_year],
+             # "her 2016 conviction", "a 2019 eviction": an event dated in a past year
+             [{"LOWER": {"IN": ["her", "his", "their", "my", "a", "an", "the"]}}, past_year],
              [{"LOWER": "back"}, {"LOWER": "in"}, past_year]],  # longer than the "back in" cue, so it wins
         )
 
@@ -154,6 +161,7 @@ class DocContext:
     category_stops: dict[str, set[int]]  # terminators that end one category's scope only
     clean_of: list[int]
     header_cues: set[int]
+    contrast_openers: frozenset[str]
     source_text: str
     char_spans: list[tuple[int, int]]  # original (start_char, end_char) of each token of the copy
 
@@ -218,11 +226,12 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
         if tok.text == ";" or (tok.text == ":" and any(t.text.isupper() and len(t.text) > 1 for t in doc[max(0, i - 3):i])):
             terms.add(i)
     for cue in cues:  # "History: ..." a cue that heads a section scopes over all of it
-        if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction != "backward":
+        if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction not in ("backward", "contrast"):
             headers.add(cue.start)
             terms.discard(cue.end)
     category_stops = {cat: {t for _k, a, b in m(doc) for t in range(a, b)} for cat, m in rules.category_terminators.items()}
-    return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, original.text, spans)
+    return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, frozenset(rules.contrast_openers),
+                      original.text, spans)
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
@@ -235,6 +244,12 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
     stops = ctx.terminator_tokens | ctx.category_stops.get(cue.rule.category, set())
     if cue.rule.category == "other_person":
         stops = stops - ctx.time_terminators
+    elif cue.rule.category == "negated" and not cue.rule.weak:
+        # "did not miss any visits this week despite ...": a time word inside the
+        # denied statement (right after a word, not opening a clause) ends nothing.
+        stops = stops - {t for t in ctx.time_terminators if t > 0 and ctx.doc[t - 1].is_alpha}
+    if cue.rule.direction == "contrast":
+        return _contrast_scope(ctx, cue, lo, stops)
     before_a = cue.start
     if cue.rule.direction in ("backward", "bidirectional"):
         j = cue.start - 1
@@ -248,6 +263,24 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
             j += 1
         after_d = j
     return before_a, cue.start, cue.end, after_d
+
+
+def _contrast_scope(ctx: DocContext, cue: Cue, lo: int, stops: set[int]) -> tuple[int, int, int, int]:
+    """The clause before the "but" that opens the cue's clause; empty when none does."""
+    empty = (cue.start, cue.start, cue.end, cue.end)
+    k = cue.start - 1
+    while k >= lo and cue.start - k <= CONTRAST_GAP + 1:
+        if ctx.doc[k].lower_ in ctx.contrast_openers:
+            break
+        if k in stops:
+            return empty
+        k -= 1
+    else:
+        return empty
+    j = k - 1
+    while j >= lo and j not in stops and k - j <= cue.rule.max_scope:
+        j -= 1
+    return j + 1, k, cue.end, cue.end
 
 
 def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, lo: int, hi: int,
@@ -364,9 +397,14 @@ def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int,
 
     Punctuation, quote marks and the cue itself do not count: in "He has no
     history of suicide attempts." the cue reaches 2 of the 4 other words.
+    For a negation, function words ("it", "was", "and", "to") do not count
+    either: what is denied is in the content words ("Says it was an accident
+    and denies wanting to hurt herself": 3 of 5).
     """
+    content_only = cue.rule.category == "negated"
     words = [k for k in range(target_start, target_end)
-             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)]
+             if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)
+             and not (content_only and ctx.doc[k].is_stop)]
     if not words:
         return 1.0
     return sum(1 for k in words if k in covered) / len(words)
