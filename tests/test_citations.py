@@ -55,11 +55,11 @@ def _risk(a, rubric_id):
 def test_a_raised_risk_also_cites_the_first_hand_account_just_under_its_threshold(reader):
     from notereader.notes import Note
 
-    text = "Hotline report made about Mia, age 3. Mia was home alone for about an hour while mom went to the store."
+    text = "Hotline report made about Mia, age 3. Mia was on her own in the apartment for a while that afternoon."
     r = _risk(reader.analyze(Note("t-support", text, ())), "child_safeguarding")
     assert r is not None
     quotes = [c["quote"] for c in r["citations"]]
-    assert "Mia was home alone for about an hour while mom went to the store." in quotes
+    assert "Mia was on her own in the apartment for a while that afternoon." in quotes
     for c in r["citations"]:
         assert text[c["start"]:c["end"]] == c["quote"]
 
@@ -67,7 +67,7 @@ def test_a_raised_risk_also_cites_the_first_hand_account_just_under_its_threshol
 def test_supporting_evidence_alone_raises_nothing(reader):
     from notereader.notes import Note
 
-    a = reader.analyze(Note("t-support-alone", "Mia was home alone for about an hour while mom went to the store.", ()))
+    a = reader.analyze(Note("t-support-alone", "Mia was on her own in the apartment for a while that afternoon.", ()))
     assert _risk(a, "child_safeguarding") is None
     assert not any(s["rubric_id"] == "child_safeguarding" for s in a["suppressed"])
 
@@ -76,7 +76,7 @@ def test_a_negated_clause_is_not_cited_as_support(reader):
     from notereader.notes import Note
 
     text = ("Hotline report made about Mia, age 3. "
-            "Mom denies that Mia was home alone for about an hour while she went to the store.")
+            "Mom denies that Mia was on her own in the apartment for a while that afternoon.")
     r = _risk(reader.analyze(Note("t-support-neg", text, ())), "child_safeguarding")
     assert r is not None
     # the clause scores within CITE_MARGIN of the threshold, but "denies" stops it
