@@ -26,7 +26,7 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        share a run as in float32. Every vector moves slightly (mean cosine
        0.993 to float32), so scores change for the same note; the dev-corpus
        figures are those of float32 within 0.004.
-       and decoys (issue 2, branch decoys): "contrast" cues read back over the
+       Decoys (issue 2, branch decoys): "contrast" cues read back over the
        clause before a "but" ("unreachable Monday, but he returned the call
        Tuesday"); a past year after a possessive or article ("her 2016
        conviction") is historical; a time word inside a strong negation

@@ -27,3 +27,16 @@ def test_pipeline_bench_smoke(reader):
         runs = result["throughput"][label]["runs"]
         assert [r["batch_size"] for r in runs] == [1, 32] and all(r["notes"] == 12 and r["notes_per_s"] > 0 for r in runs)
     assert result["reference"]["distinct_sentences"] > 0 and result["pipeline_vs_fp32_reference"] > 0
+    (prof,) = result["encoder_profile"]
+    assert prof["model"] == result["model"] and prof["tokens"] > prof["sentences"] > 0
+    assert abs(sum(prof["op_share"].values()) - 1.0) < 0.05 and prof["dense_gflop_per_s_one_thread"] > 0
+
+
+def test_dense_flops_of_the_float32_encoder():
+    from notereader.bench.encoder_profile import dense_flops_per_token
+    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
+    from notereader.pipeline.onnx_model import ensure_built
+
+    m = ModelManifest.read(FP32_MODEL)
+    # MiniLM-L6: 6 layers of 4 x (384 x 384) attention and 2 x (384 x 1536) feed-forward weights
+    assert dense_flops_per_token(ensure_built(m, m.base)) == 2 * 6 * (4 * 384 * 384 + 2 * 384 * 1536)

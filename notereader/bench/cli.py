@@ -69,6 +69,10 @@ def _print(result: dict[str, Any]) -> None:
         print(f"reference: sentence-transformers fp32 batch 32 {r['sentence_transformers_fp32_sentences_per_s']} sentences/s; "
               f"encoders alone (sentences/s): {rates}; "
               f"pipeline ({p['model']}) = {p['pipeline_vs_fp32_reference']:.0%} of the sentence-transformers rate")
+        for prof in p.get("encoder_profile", []):
+            ops = ", ".join(f"{k} {v:.0%}" for k, v in prof["op_share"].items())
+            print(f"encoder profile {prof['model']} (one thread, {prof['sentences']} sentences, {prof['tokens']} tokens): "
+                  f"{prof['kernel_seconds_one_thread']} s, {prof['dense_gflop_per_s_one_thread']} dense GFLOP/s; {ops}")
     if "service" in result:
         _print_service(result["service"])
 

@@ -5,6 +5,9 @@
   then analyses more notes, and reports its peak RSS (what a worker costs).
 - **throughput**: notes/s and sentences/s, warm, at batch sizes 1 and 32, on
   the typical note (under 200 words) and on the full length mix.
+- **encoder profile**: onnxruntime's profiler over the same sentences, one
+  thread: each operator type's share and the encoder's dense arithmetic rate
+  (``encoder_profile.py``), for the pipeline's model and float32.
 - **reference**: the same distinct sentences through sentence-transformers
   alone (float32, batch 32, as shipped), and through each pinned model's
   encoder (PyTorch float64, ONNX float32, ONNX int8 per tensor, per channel and static); the pipeline's sentence
@@ -152,5 +155,20 @@ def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: 
     typical32 = result["throughput"]["typical_under_200_words"]["runs"][1]
     result["pipeline_vs_fp32_reference"] = round(
         typical32["sentences_per_s"] / result["reference"]["sentence_transformers_fp32_sentences_per_s"], 3)
+    result["encoder_profile"] = encoder_profiles(reader, corpus, notes, model, smoke)
     result["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
+
+
+def encoder_profiles(reader: Any, corpus: list[BenchNote], n: int, model: str, smoke: bool) -> list[dict[str, Any]]:
+    """Operator profile of the pipeline's ONNX encoder (and of float32 beside it) on the typical notes' sentences."""
+    from notereader.bench.encoder_profile import profile_encoder
+    from notereader.pipeline.embedder import FP32_MODEL, load_embedder
+
+    if not hasattr(reader.embedder, "session"):
+        return []  # the PyTorch model: no onnxruntime profile
+    texts = _clauses(reader, [x for x in corpus if x.words < 200][:n])
+    out = [profile_encoder(reader.embedder, texts)]
+    if model != FP32_MODEL and not smoke:
+        out.append(profile_encoder(load_embedder(FP32_MODEL, num_threads=1), texts))
+    return out
