@@ -45,12 +45,12 @@ def profile_encoder(embedder: Any, texts: list[str]) -> dict[str, Any]:
     """Operator shares and the dense arithmetic rate of ``embedder``'s ONNX model on ``texts`` (one thread)."""
     import onnxruntime as ort
 
-    from notereader.pipeline.embedder import ModelManifest
+    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
     from notereader.pipeline.onnx_model import ensure_built
 
     manifest = embedder.manifest
     path = ensure_built(manifest, embedder.base)
-    fp32 = ModelManifest.read("all-MiniLM-L6-v2-onnx-fp32", manifest.manifest_path.parent)
+    fp32 = ModelManifest.read(FP32_MODEL, manifest.manifest_path.parent)
     flops_per_token = dense_flops_per_token(ensure_built(fp32, fp32.base))
     ids = embedder._ids(sorted(set(texts)))
     runs = embedder._runs(ids)

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from notereader.bench.corpus import BenchNote, build_corpus, describe
+from notereader.bench.corpus import BenchNote, build_corpus, describe, typical
 from notereader.notes import Note
 
 
@@ -59,13 +59,13 @@ def _rate(reader: Any, notes: list[BenchNote], batch_size: int, sentences: int) 
 
 
 def throughput(reader: Any, corpus: list[BenchNote], n: int) -> dict[str, Any]:
-    typical = [x for x in corpus if x.words < 200][:n]
+    typical_notes = typical(corpus, n)
     mixed = corpus[:n]
     warm = corpus[-20:]
     for _ in reader.analyze_many([Note(x.note_id, x.text) for x in warm], batch_size=32):
         pass
     out: dict[str, Any] = {}
-    for label, notes in (("typical_under_200_words", typical), ("length_mix", mixed)):
+    for label, notes in (("typical_under_200_words", typical_notes), ("length_mix", mixed)):
         sentences = len(_clauses(reader, notes))
         out[label] = {"sentences": sentences, "mean_words": round(sum(x.words for x in notes) / len(notes), 1),
                       "runs": [_rate(reader, notes, bs, sentences) for bs in (1, 32)]}
@@ -79,8 +79,7 @@ def reference(reader: Any, corpus: list[BenchNote], n: int, models: tuple[str, .
     from notereader.pipeline.embedder import load_embedder
 
     models = tuple(dict.fromkeys((reader.embedder.manifest.name, *models)))
-    typical = [x for x in corpus if x.words < 200][:n]
-    distinct = sorted(set(_clauses(reader, typical)))
+    distinct = sorted(set(_clauses(reader, typical(corpus, n))))
     manifest = reader.embedder.manifest
     root = (manifest.base or manifest).verify()
     plain = SentenceTransformer(str(root), device="cpu", local_files_only=True)
@@ -167,7 +166,7 @@ def encoder_profiles(reader: Any, corpus: list[BenchNote], n: int, model: str, s
 
     if not hasattr(reader.embedder, "session"):
         return []  # the PyTorch model: no onnxruntime profile
-    texts = _clauses(reader, [x for x in corpus if x.words < 200][:n])
+    texts = _clauses(reader, typical(corpus, n))
     out = [profile_encoder(reader.embedder, texts)]
     if model != FP32_MODEL and not smoke:
         out.append(profile_encoder(load_embedder(FP32_MODEL, num_threads=1), texts))

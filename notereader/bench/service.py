@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from notereader.bench.corpus import BenchNote, build_corpus, describe
+from notereader.bench.corpus import BenchNote, build_corpus, describe, typical
 from notereader.bench.e2e import run_e2e
 from notereader.bench.load import note_body, percentiles, post_closed_loop, post_closed_loop_light
 from notereader.bench.rescore import run_rescore
@@ -163,7 +163,7 @@ def run_service_benches(options: Any = None) -> dict[str, Any]:
     e2e_total = sum(max(1, round(r * opts.e2e_seconds)) for r in opts.e2e_rates) * len(opts.e2e_workers)
     corpus = build_corpus(max(opts.ingest_notes, e2e_total, 10))
     if opts.e2e_notes == "typical":  # the same generated notes, keeping those under 200 words
-        e2e_corpus = [n for n in build_corpus(max(4 * e2e_total, 10)) if n.words < 200][:e2e_total]
+        e2e_corpus = typical(build_corpus(max(4 * e2e_total, 10)), e2e_total)
     else:
         e2e_corpus = corpus[:e2e_total]
     out: dict[str, Any] = {

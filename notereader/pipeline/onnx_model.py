@@ -153,6 +153,7 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, t
                                           quantize_static)
 
     texts = calibration_texts(manifest)
+    max_tokens = int((manifest.build or {}).get("max_tokens", 256))
     graph = onnx.load(str(fp32)).graph
     weights = {init.name: tuple(init.dims) for init in graph.initializer}
     nodes = [n.name for n in graph.node if n.op_type == "MatMul" and any(x in weights for x in n.input)
@@ -166,7 +167,7 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, t
             text = next(self._feeds, None)
             if text is None:
                 return None
-            ids = np.array([tokenizer(text, truncation=True, max_length=256)["input_ids"]], dtype=np.int64)
+            ids = np.array([tokenizer(text, truncation=True, max_length=max_tokens)["input_ids"]], dtype=np.int64)
             return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
@@ -230,8 +231,9 @@ class OnnxEmbedder:
         self.tokenizer.enable_truncation(max_length=int(manifest.build.get("max_tokens", 256)) if manifest.build else 256)
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         # float32: a sentence's vector is the same bytes alone or beside others of its token length (no padding;
-        # every product is computed row by row in the same order): tested in tests/test_onnx_model.py. int8:
-        # activations share one quantisation scale per run, so batch-mates would move a sentence's vector.
+        # every product is computed row by row in the same order), and so is static int8's, whose activation scales
+        # were fixed at build time: tested in tests/test_onnx_model.py. Dynamic int8: activations share one
+        # quantisation scale per run, so batch-mates would move a sentence's vector.
         self.same_length_batches = (manifest.build or {}).get("precision", "fp32") in ("fp32", "int8-static")
         self.calls = 0
 
