@@ -24,7 +24,7 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        activations with scales fixed from pinned calibration sentences,
        feed-forward output projections in float32; same-length sentences
        share a run as in float32. Every vector moves slightly (mean cosine
-       0.993 to float32), so scores change for the same note; the dev-corpus
+       0.993 to float32 on the bench corpus's sentences), so scores change for the same note; the dev-corpus
        figures are those of float32 within 0.004.
        Decoys (issue 2, branch decoys): "contrast" cues read back over the
        clause before a "but" ("unreachable Monday, but he returned the call
