@@ -33,8 +33,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        ("did not miss any visits this week despite ...") no longer ends its
        scope; a negation's reach over a clause counts content words only.
        Findings change for the same note.
+1.6.0  the static int8 model is built from pinned activation ranges
+       (models/calibration/*.ranges.json) instead of calibrating on the
+       build machine: calibration gave other bytes on an AVX-512 CPU than on
+       the AVX2 CPU the 1.5.0 hash was pinned on, so the default model could
+       not be built here. The ranges were measured on an AVX-512 machine, so
+       the model file (pinned hash) and its vectors differ slightly from
+       1.5.0's.
 """
 
-ENGINE_VERSION = "1.5.0"
+ENGINE_VERSION = "1.6.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

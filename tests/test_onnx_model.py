@@ -178,3 +178,64 @@ def test_static_int8_refuses_a_changed_calibration_file(tmp_path):
         calibration_texts(m)
     (models / m.build["calibration"]["file"]).write_text(source, encoding="utf-8")
     assert len(calibration_texts(m)) == 3449
+
+
+def test_static_int8_refuses_a_changed_ranges_file(tmp_path):
+    from notereader.pipeline.onnx_model import calibration_ranges
+
+    models = tmp_path / "models"
+    (models / "calibration").mkdir(parents=True)
+    for f in (ROOT / "models").glob("*.json"):
+        (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    m = ModelManifest.read(STATIC, models)
+    with pytest.raises(ModelIntegrityError, match="calibration ranges file .* is missing"):
+        calibration_ranges(m)
+    ranges = json.loads((ROOT / "models" / m.build["calibration_ranges"]["file"]).read_text(encoding="utf-8"))
+    name = sorted(ranges["data"])[0]
+    ranges["data"][name]["highest"]["data"][0] *= 1.001
+    (models / m.build["calibration_ranges"]["file"]).write_text(json.dumps(ranges, indent=1, sort_keys=True) + "\n",
+                                                                encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="not the pinned"):
+        calibration_ranges(m)
+
+
+def test_the_static_build_runs_no_inference_so_every_cpu_builds_the_pinned_bytes(monkeypatch, tmp_path):
+    """Calibrating on the build machine gave other bytes on an AVX-512 CPU than on an AVX2 one (float32 kernels
+    differ in their last bits); the build now reads the pinned ranges and must not run the model at all."""
+    import onnxruntime
+
+    from notereader.pipeline.onnx_model import quantize_static_calibrated
+
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    fp32_manifest = ModelManifest.read(FP32_MODEL, ROOT / "models")
+    fp32_file = ensure_built(fp32_manifest, fp32_manifest.base)
+
+    def no_inference(*_a, **_k):
+        raise AssertionError("the static int8 build ran the model")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", no_inference)
+    out = tmp_path / "model.onnx"
+    quantize_static_calibrated(m, fp32_file, out, intermediate_size=1536)
+    assert sha256_file(out) == m.files[ONNX_FILE]
+
+
+@pytest.mark.slow
+def test_the_pinned_ranges_are_the_calibration_of_the_pinned_sentences(tmp_path):
+    """Recomputed here, the ranges agree with the committed file to float32 noise (bytes may differ by CPU)."""
+    from transformers import AutoTokenizer
+
+    from notereader.pipeline.onnx_model import calibration_ranges, compute_calibration_ranges
+
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    fp32_manifest = ModelManifest.read(FP32_MODEL, ROOT / "models")
+    fp32_file = ensure_built(fp32_manifest, fp32_manifest.base)
+    tok = AutoTokenizer.from_pretrained(str(m.base.verify()), local_files_only=True)  # nosec B615 # verified local files
+    out = tmp_path / "ranges.json"
+    compute_calibration_ranges(m, fp32_file, tok, 1536, out)
+    got = json.loads(out.read_text(encoding="utf-8"))["data"]
+    pinned = json.loads(calibration_ranges(m).read_text(encoding="utf-8"))["data"]
+    assert sorted(got) == sorted(pinned)
+    for name in pinned:
+        for end in ("lowest", "highest"):
+            a, b = got[name][end]["data"][0], pinned[name][end]["data"][0]
+            assert a == b or abs(a - b) <= 1e-4 * max(1.0, abs(b)), (name, end, a, b)  # a == b: -inf (masks)

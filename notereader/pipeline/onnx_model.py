@@ -12,14 +12,23 @@ pinned, hash-verified weights of the base model (``derived_from`` in the
 manifest) with the pinned exporter and quantiser, written to
 ``$NOTEREADER_CACHE_DIR/models/<name>/model.onnx`` and then verified against
 the SHA-256 the manifest pins, like every other model file. The export is
-byte-reproducible for the pinned tool versions (checked by
+byte-reproducible for the pinned tool versions on any CPU (checked by
 ``tests/test_onnx_model.py``); if another tool version produces other bytes,
 loading refuses to run rather than silently changing results.
 
 Three precisions: ``fp32``; ``int8`` (dynamic: weights int8, each run's
 activations quantised with a scale computed from that run); ``int8-static``
 (the default since engine 1.5.0: activation scales fixed at build time from
-pinned calibration sentences, ``quantize_static_calibrated``).
+pinned activation ranges, measured once on pinned calibration sentences,
+``quantize_static_calibrated``).
+
+Byte-reproducible builds: the export and the quantisers only copy and round
+weights, which every CPU does alike. Measuring activation ranges runs the
+float32 model, whose kernels differ in their last bits between CPUs (an
+AVX-512 machine built another static int8 file than the AVX2 machine its
+first hash was pinned on), so the ranges are measured once
+(``compute_calibration_ranges``), committed and pinned, and a build only reads
+them. Processes that start together wait for one build (a file lock).
 
 Determinism: float32 and (especially) dynamic int8 results depend on the
 shape of the batch a sentence is computed in: dynamic int8 activations are
@@ -41,14 +50,17 @@ kept (``CACHE_SENTENCES``): boilerplate repeated across notes is embedded once.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shutil
 import sys
 import tempfile
 import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -102,62 +114,86 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
                               dynamic_axes=axes, opset_version=opset, dynamo=False)
         final = fp32
         if precision == "int8":
-            import logging
-
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
             final = Path(tmp) / "int8.onnx"
             # per_channel: one scale per output column of each weight matrix instead of one per matrix; on the dev
             # corpus's sentences the cosine to the float32 vectors goes from 0.961 to 0.991 (mean) at the same speed
-            quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
-                             per_channel=bool(build.get("per_channel", False)))
+            with _quiet_quantiser():
+                quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
+                                 per_channel=bool(build.get("per_channel", False)))
         elif precision == "int8-static":
             final = Path(tmp) / "int8-static.onnx"
-            quantize_static_calibrated(manifest, fp32, final, tok, int(model.config.intermediate_size))
+            quantize_static_calibrated(manifest, fp32, final, int(model.config.intermediate_size))
         elif precision != "fp32":
             raise ModelIntegrityError(f"Model '{manifest.name}': unknown precision {precision!r} in {manifest.manifest_path}.",
                                       hint="Use 'fp32', 'int8' or 'int8-static'.")
         os.replace(final, out)
 
 
-def calibration_texts(manifest: ModelManifest) -> list[str]:
-    """The pinned calibration sentences of a statically quantised model (one per line, hash-verified)."""
-    spec = (manifest.build or {}).get("calibration") or {}
+def _pinned_calibration_file(manifest: ModelManifest, key: str, what: str) -> Path:
+    """A file named in ``build.<key>`` of the manifest (``{file, sha256}``), verified by hash."""
+    spec = (manifest.build or {}).get(key) or {}
     if not spec.get("file") or not spec.get("sha256"):
-        raise ModelIntegrityError(f"Model '{manifest.name}': a static int8 build needs build.calibration.file and "
+        raise ModelIntegrityError(f"Model '{manifest.name}': a static int8 build needs build.{key}.file and "
                                   f".sha256 in {manifest.manifest_path}.", hint="Restore the manifest from version control.")
     path = manifest.manifest_path.parent / spec["file"]
     if not path.is_file() or sha256_file(path) != spec["sha256"]:
         raise ModelIntegrityError(
-            f"Model '{manifest.name}': calibration file {path} is missing or its SHA-256 is not the pinned "
-            f"{spec['sha256']}. Other calibration sentences give other activation scales, so other vectors.",
-            hint="Restore the file from version control; a new calibration set is a new model with its own name.")
+            f"Model '{manifest.name}': {what} {path} is missing or its SHA-256 is not the pinned "
+            f"{spec['sha256']}. Other activation ranges give other scales, so other vectors.",
+            hint="Restore the file from version control; new calibration sentences or ranges are a new model "
+                 "with its own name.")
+    return path
+
+
+def calibration_texts(manifest: ModelManifest) -> list[str]:
+    """The pinned calibration sentences of a statically quantised model (one per line, hash-verified)."""
+    path = _pinned_calibration_file(manifest, "calibration", "calibration file")
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, tokenizer: Any,
-                               intermediate_size: int) -> None:
-    """int8 weights (one scale per column) and int8 activations with scales fixed at build time.
+def calibration_ranges(manifest: ModelManifest) -> Path:
+    """The pinned activation ranges of a statically quantised model (onnxruntime's calibration JSON, hash-verified)."""
+    return _pinned_calibration_file(manifest, "calibration_ranges", "calibration ranges file")
 
-    The activation scales come from the pinned calibration sentences (min/max, averaged over the sentences
-    one at a time), so at run time a sentence's quantisation does not depend on its batch-mates: same-length
-    sentences can share a run, as in float32. The feed-forward output projections stay float32: their input
-    (the GELU output) has outliers ~25x its 99.99th percentile, and one int8 scale per tensor cannot hold both
-    (quantising them too drops the mean cosine to float32 from 0.993 to 0.94 on the bench corpus's sentences).
-    """
-    import logging
 
+def _static_quant_targets(fp32: Path, intermediate_size: int) -> list[str]:
+    """The weight products to quantise: every MatMul with a constant weight but the feed-forward outputs."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
 
-    texts = calibration_texts(manifest)
-    max_tokens = int((manifest.build or {}).get("max_tokens", 256))
     graph = onnx.load(str(fp32)).graph
     weights = {init.name: tuple(init.dims) for init in graph.initializer}
-    nodes = [n.name for n in graph.node if n.op_type == "MatMul" and any(x in weights for x in n.input)
-             and not any(weights.get(x, (0,))[0] == intermediate_size for x in n.input)]
+    return [n.name for n in graph.node if n.op_type == "MatMul" and any(x in weights for x in n.input)
+            and not any(weights.get(x, (0,))[0] == intermediate_size for x in n.input)]
+
+
+@contextlib.contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    """Hide the quantiser's advice (logged on the root logger) and numpy's overflow warnings, then restore both."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy overflow warnings inside the zero-point arithmetic
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def compute_calibration_ranges(manifest: ModelManifest, fp32: Path, tokenizer: Any, intermediate_size: int,
+                               out: Path, texts: list[str] | None = None) -> None:
+    """Run the calibration sentences through the float32 model and write the activation ranges to ``out``.
+
+    A maintainer's step, not part of a build: the ranges depend on the CPU's float32 kernels in their last
+    bits (an AVX-512 machine and an AVX2 machine disagree), so they are computed once, committed under
+    ``models/calibration/`` and pinned by hash; every build reads that file and does no inference.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    texts = calibration_texts(manifest) if texts is None else texts
+    max_tokens = int((manifest.build or {}).get("max_tokens", 256))
 
     class Sentences(CalibrationDataReader):
         def __init__(self) -> None:
@@ -170,13 +206,60 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, t
             ids = np.array([tokenizer(text, truncation=True, max_length=max_tokens)["input_ids"]], dtype=np.int64)
             return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
 
-    logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice about pre-processing
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numpy overflow warnings inside the calibrator's zero-point arithmetic
-        quantize_static(str(fp32), str(out), Sentences(), quant_format=QuantFormat.QOperator, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
-                        calibrate_method=CalibrationMethod.MinMax,
+    with tempfile.TemporaryDirectory() as tmp, _quiet_quantiser():
+        cache = Path(tmp) / "ranges.json"
+        quantize_static(str(fp32), str(Path(tmp) / "scratch.onnx"), Sentences(), quant_format=QuantFormat.QOperator,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_quantize=_static_quant_targets(fp32, intermediate_size),
+                        calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=str(cache),
                         extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": True})
+        os.replace(cache, out)
+
+
+def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, intermediate_size: int,
+                               ranges: Path | None = None) -> None:
+    """int8 weights (one scale per column) and int8 activations with scales fixed at build time.
+
+    The activation scales come from pinned ranges (``calibration_ranges``: min/max of the pinned calibration
+    sentences, averaged over the sentences one at a time), so at run time a sentence's quantisation does not
+    depend on its batch-mates: same-length sentences can share a run, as in float32. The build runs no
+    inference, so it gives the same bytes on every CPU. The feed-forward output projections stay float32:
+    their input (the GELU output) has outliers ~25x its 99.99th percentile, and one int8 scale per tensor
+    cannot hold both (quantising them too drops the mean cosine to float32 from 0.993 to 0.94 on the bench
+    corpus's sentences).
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    ranges = calibration_ranges(manifest) if ranges is None else ranges
+    with tempfile.TemporaryDirectory() as tmp, _quiet_quantiser():
+        cache = Path(tmp) / "ranges.json"  # a copy: the quantiser must never write to the pinned file
+        shutil.copyfile(ranges, cache)
+        quantize_static(str(fp32), str(out), None, quant_format=QuantFormat.QOperator, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_quantize=_static_quant_targets(fp32, intermediate_size),
+                        calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=str(cache),
+                        extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": True})
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """One build per model directory at a time, across processes (an API, its workers and a test run starting
+    together would otherwise all build the same model at once, each taking a core).
+
+    Holding the lock, no build is running, so scratch directories left by a build that was killed are removed.
+    """
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for stale in directory.glob("tmp*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = False) -> Path:
@@ -188,10 +271,14 @@ def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = F
     path = model_cache_dir(manifest.name) / ONNX_FILE
     actual = None if rebuild or not path.is_file() else sha256_file(path)
     if actual != expected:
-        print(f"notereader: building model '{manifest.name}' from the pinned weights of '{base.name}' "
-              f"(once; about 10 s, a minute for a static int8 model) into {path.parent}", file=sys.stderr)
-        build_onnx(manifest, base, path)
-        actual = sha256_file(path)
+        with _build_lock(path.parent):
+            # another process may have built it while this one waited for the lock
+            actual = None if rebuild or not path.is_file() else sha256_file(path)
+            if actual != expected:
+                print(f"notereader: building model '{manifest.name}' from the pinned weights of '{base.name}' "
+                      f"(once; about 10 s) into {path.parent}", file=sys.stderr)
+                build_onnx(manifest, base, path)
+                actual = sha256_file(path)
     if actual != expected:
         tools = ", ".join(f"{k} {v}" for k, v in sorted((manifest.build or {}).get("tools", {}).items()))
         raise ModelIntegrityError(
