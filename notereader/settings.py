@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         6000, ge=0, description="calls one API token may make per minute (counted in Redis across API processes); "
                                 "over it the API answers 429 with Retry-After. 0 turns the limit off")
+    token_cache_seconds: float = Field(
+        30.0, ge=0, le=3600, description="how long an API process may reuse an accepted token's lookup; a revocation "
+                                         "through the API is seen at once by every process (a counter in Redis), this "
+                                         "bounds only revocations made by editing the database. 0 turns the cache off")
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="browser origins allowed to call the API cross-origin (comma-separated or "
                                           "a JSON list); empty, the default, sends no CORS headers at all")

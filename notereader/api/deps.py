@@ -1,6 +1,7 @@
 """Dependencies shared by the routers: the runtime, a database session, and who is calling.
 
-``Caller`` checks the bearer token and the role a route needs. A missing,
+``Caller`` checks the bearer token and the role a route needs (a token accepted
+recently is served from ``service/token_cache.py``, which sees revocations at once). A missing,
 unknown, revoked or expired token is 401, a token of the wrong role 403; both refusals are
 written to the audit log before the error is returned. A token over its
 per-minute rate limit gets 429 with Retry-After (counted, not audited).
@@ -16,13 +17,15 @@ from sqlalchemy.orm import Session
 
 from notereader.api.schemas import KNOWN_TEAMS
 from notereader.service import audit, metrics, ratelimit
-from notereader.service.auth import Principal, TokenRefused, authenticate
+from notereader.service.auth import Principal, TokenRefused
 from notereader.service.runtime import Runtime
+from notereader.service.token_cache import read_generation
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `notereader tokens create`")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """The process's Runtime (async: a plain attribute read needs no worker thread)."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
@@ -67,8 +70,11 @@ def require(*roles: str) -> Callable[..., Principal]:
         if creds is None or not creds.credentials:
             raise refuse(rt, request, 401, "an API token is required: send `Authorization: Bearer <token>`", None)
         try:
-            with rt.reads() as session:
-                principal = authenticate(session, creds.credentials, rt.settings.token_pepper)
+            # a token accepted recently is not looked up again unless a revocation happened since
+            # (service/token_cache.py); the counter is read before any lookup
+            generation = read_generation(rt.redis) if rt.settings.token_cache_seconds > 0 else None
+            principal = (rt.principals.cached(creds.credentials, generation)
+                         or rt.principals.lookup(creds.credentials, generation))
         except TokenRefused as exc:
             raise refuse(rt, request, 401, str(exc), None) from None
         limit = rt.settings.rate_limit_per_minute

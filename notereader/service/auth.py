@@ -96,13 +96,22 @@ def _usable(row: ApiToken | None, now: datetime | None = None) -> Principal:
     return Principal(row.id, row.name, row.role, tuple(row.teams))
 
 
-def authenticate(session: Session, token: str, pepper: str, now: datetime | None = None) -> Principal:
-    """The principal behind ``token``; raises ``TokenRefused`` for an unknown, revoked or expired one."""
+def authenticate_row(session: Session, token: str, pepper: str,
+                     now: datetime | None = None) -> tuple[Principal, datetime | None]:
+    """The principal behind ``token`` and the token's expiry; raises ``TokenRefused`` for an unknown,
+    revoked or expired one."""
     digest = hash_token(token, pepper)
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if row is not None and not hmac.compare_digest(row.token_hash, digest):
         row = None
-    return _usable(row, now)
+    principal = _usable(row, now)
+    assert row is not None  # nosec B101 # type narrowing: _usable refused a missing row
+    return principal, row.expires_at
+
+
+def authenticate(session: Session, token: str, pepper: str, now: datetime | None = None) -> Principal:
+    """The principal behind ``token``; raises ``TokenRefused`` for an unknown, revoked or expired one."""
+    return authenticate_row(session, token, pepper, now)[0]
 
 
 def principal_for_id(session: Session, token_id: int) -> Principal | None:

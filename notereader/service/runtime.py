@@ -25,6 +25,7 @@ from notereader.store.db import make_engine, make_sessionmaker, read_only
 
 if TYPE_CHECKING:
     from notereader.service.ingest_batch import IngestWriter
+    from notereader.service.token_cache import PrincipalCache
 
 
 @dataclass
@@ -44,6 +45,13 @@ class Runtime:
     @cached_property
     def redis(self) -> Redis:
         return Redis.from_url(self.redis_url, socket_connect_timeout=5, socket_timeout=30)
+
+    @cached_property
+    def principals(self) -> PrincipalCache:
+        """This process's cache of accepted tokens (``service/token_cache.py``)."""
+        from notereader.service.token_cache import PrincipalCache
+
+        return PrincipalCache(self.reads, self.settings.token_pepper, self.settings.token_cache_seconds)
 
     @cached_property
     def ingest_writer(self) -> IngestWriter:

@@ -48,8 +48,7 @@ def test_an_expired_token_is_401_with_a_clear_message_and_audited(service):
     body = r.json()
     assert body["expires_at"] is not None
     token, tid = body["token"], body["token_id"]
-    assert service.client.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 200
-    # A day passes: move the expiry into the past, as the clock would.
+    # A day passes before its first use: move the expiry into the past, as the clock would.
     with service.runtime.sessions() as s, s.begin():
         s.execute(update(ApiToken).where(ApiToken.id == tid).values(expires_at=utcnow() - timedelta(seconds=1)))
     r = service.client.get("/v1/audit?limit=1", headers=_bearer(token))
@@ -58,6 +57,51 @@ def test_an_expired_token_is_401_with_a_clear_message_and_audited(service):
     with service.runtime.sessions() as s:
         rec = s.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).one()
     assert rec.outcome == "refused:401" and "expired" in rec.detail["reason"]
+
+
+def test_a_token_that_expires_while_its_lookup_is_cached_is_refused_on_time(service):
+    """The token cache keeps the row's expiry and checks it against the clock on every call."""
+    r = service.client.post("/v1/tokens", json={"role": "auditor", "name": "brief", "expires_in_days": 3 / 86400},
+                            headers=service.headers("admin"))
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    assert service.client.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 200  # now cached
+    assert service.client.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 200
+    time.sleep(3.5)
+    r = service.client.get("/v1/audit?limit=1", headers=_bearer(token))
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_a_revocation_is_seen_at_once_by_another_api_process(service):
+    """Each API process caches accepted tokens; revoking through one process ends the token on all of them."""
+    other, other_rt = _other_app(service)
+    try:
+        r = service.client.post("/v1/tokens", json={"role": "auditor", "name": "shared"}, headers=service.headers("admin"))
+        token, tid = r.json()["token"], r.json()["token_id"]
+        for _ in range(2):  # the second call is served from the other process's cache
+            assert other.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 200
+        assert service.client.delete(f"/v1/tokens/{tid}", headers=service.headers("admin")).status_code == 204
+        r = other.get("/v1/audit?limit=1", headers=_bearer(token))
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    finally:
+        other_rt.close()
+
+
+def test_a_token_revoked_in_the_database_directly_is_refused_within_the_cache_lifetime(service):
+    """A revocation that bypasses the API announces nothing; NOTEREADER_TOKEN_CACHE_SECONDS bounds it."""
+    other, other_rt = _other_app(service, token_cache_seconds=1)
+    uncached, uncached_rt = _other_app(service, token_cache_seconds=0)
+    try:
+        token = service.token("auditor", "edited-away")
+        assert other.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 200
+        with service.runtime.sessions() as s, s.begin():
+            s.execute(update(ApiToken).where(ApiToken.name == "edited-away").values(revoked_at=utcnow()))
+        assert uncached.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 401  # no cache: at once
+        time.sleep(1.2)
+        assert other.get("/v1/audit?limit=1", headers=_bearer(token)).status_code == 401
+    finally:
+        other_rt.close()
+        uncached_rt.close()
 
 
 def test_a_token_without_expiry_never_expires(service):

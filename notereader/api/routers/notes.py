@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -65,7 +66,7 @@ def _conflict(exc: Conflict) -> JSONResponse:
                         422: {"description": "invalid field, named in detail[].field"},
                         503: {"description": "the database is unavailable or did not store the note in time; "
                                              "nothing was stored; retry after Retry-After seconds"}})
-def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Request) -> Response:
+async def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Request) -> Response:
     """Store a note revision and queue its analysis. Same note_id and text again: 200 with the same body."""
     if not principal.sees_team(body.team):
         return JSONResponse(status_code=422, content={"detail": [{
@@ -73,16 +74,20 @@ def post_note(body: NoteIn, principal: CaseSystem, rt: RuntimeDep, request: Requ
             "type": "team_not_allowed"}]})
     # Stored by this process's writer thread together with whatever else was posted at the same moment
     # (one transaction, one commit: service/ingest_batch.py); answered only once that has committed.
+    # Async: the request waits on the writer's future without holding a worker thread.
     outcome = rt.ingest_writer.submit(Post(body.model_dump(), principal.name, principal.actor, principal.role))
     try:
-        stored = outcome.result(timeout=INGEST_WAIT_SECONDS)
-    except FutureTimeout:
+        stored = await asyncio.wait_for(asyncio.wrap_future(outcome), INGEST_WAIT_SECONDS)
+    except asyncio.TimeoutError:
+        # a post still waiting for the writer is cancelled (never stored); one the writer has begun may
+        # still commit, which a repeat post then answers 200
         return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={"detail": [{
             "field": None, "message": f"the note was not stored within {INGEST_WAIT_SECONDS:.0f} s (the database is "
                                       "slow or busy); send it again: a repeat of a stored note is answered 200",
             "type": "store_timeout"}]})
     except NotVisible:
-        refuse(rt, request, 404, "note or client belongs to another case system", principal, target=f"note:{body.note_id}")
+        await run_in_threadpool(refuse, rt, request, 404, "note or client belongs to another case system", principal,
+                                target=f"note:{body.note_id}")
         return not_found("note", body.note_id)
     except Conflict as exc:
         return _conflict(exc)

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
 
 from notereader.api.deps import Admin, RuntimeDep, SessionDep
 from notereader.api.schemas import RowId, TokenCreated, TokenIn
 from notereader.api.visibility import not_found
 from notereader.service import audit
 from notereader.service.auth import create_token
+from notereader.service.token_cache import note_revocation
 from notereader.store.models import ApiToken
 from notereader.store.types import utcnow
 
@@ -37,12 +39,15 @@ def new_token(body: TokenIn, principal: Admin, session: SessionDep, rt: RuntimeD
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
-def revoke_token(token_id: RowId, principal: Admin, session: SessionDep) -> Response:
-    """Revoke a token; calls with it get 401 from now on."""
+def revoke_token(token_id: RowId, principal: Admin, session: SessionDep, rt: RuntimeDep) -> Response:
+    """Revoke a token; calls with it get 401 from now on, on every API process."""
     row = session.get(ApiToken, token_id)
     if row is None:
         return not_found("token", str(token_id))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.append(session, actor=principal.actor, role=principal.role, action="token.revoke", target=f"token:{token_id}")
+        # every API process's token cache drops its entries once the revocation is committed (not before:
+        # a process could otherwise cache the still-valid row again under the new counter)
+        event.listen(session, "after_commit", lambda _s: note_revocation(rt.redis), once=True)
     return Response(status_code=204)
