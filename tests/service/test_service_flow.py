@@ -58,6 +58,31 @@ def test_same_note_twice_is_idempotent_and_a_changed_text_is_a_new_revision(serv
     assert Job.fetch(job_id, connection=service.runtime.redis).get_status() == "finished"
 
 
+def test_a_post_the_store_cannot_take_in_time_is_503_and_a_repeat_stores_it_once(service, monkeypatch):
+    """The route waits for the writer's commit without a thread; past INGEST_WAIT_SECONDS it answers 503."""
+    import uuid
+
+    from notereader.api.routers import notes as notes_router
+    from notereader.store.models import AuditHead, NoteRevision
+
+    monkeypatch.setattr(notes_router, "INGEST_WAIT_SECONDS", 0.5)
+    body = {"note_id": f"n-{uuid.uuid4().hex[:10]}", "client_id": f"c-{uuid.uuid4().hex[:8]}", "team": "housing",
+            "written_at": "2026-11-20T10:00:00Z", "text": "Phone call with the client about the rent ledger."}
+    # another transaction holds the audit chain's head (and on SQLite the write lock) for longer than the wait
+    with service.runtime.sessions() as s, s.begin():
+        s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+        r = service.client.post("/v1/notes", json=body, headers=service.headers("acme"))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["detail"][0]["type"] == "store_timeout"
+    # the writer had begun that post, so it is stored once the lock is gone; a repeat is answered 200 (or
+    # 202 had it not been stored), never stored twice
+    again = wait_for(lambda: (x := service.client.post("/v1/notes", json=body, headers=service.headers("acme")))
+                     .status_code in (200, 202) and x, 30, what="the repeat post")
+    assert again.json()["revision"] == 1
+    with service.runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(NoteRevision).where(NoteRevision.note_id == body["note_id"])) == 1
+
+
 def analysis_job_id_for(service, note_id: str, revision: int) -> str:
     from notereader.store.models import NoteRevision
 
