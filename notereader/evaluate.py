@@ -95,7 +95,12 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
             if rid in pred and rid in gold_risks:
                 c[0] += 1
                 t.cite[1] += 1
-                t.cite[0] += _overlaps(pred[rid]["citations"], gold_risks[rid])
+                hit = _overlaps(pred[rid]["citations"], gold_risks[rid])
+                t.cite[0] += hit
+                if keep_errors and not hit:
+                    t.errors.append({"note_id": note.note_id, "kind": "citation_miss", "rubric": rid,
+                                     "evidence": [text[s:e] for s, e in gold_risks[rid]],
+                                     "quotes": [x["quote"] for x in pred[rid]["citations"]]})
             elif rid in pred:
                 c[1] += 1
                 if keep_errors:

@@ -40,6 +40,9 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        not be built here. The ranges were measured on an AVX-512 machine, so
        the model file (pinned hash) and its vectors differ slightly from
        1.5.0's.
+       Citations: a rubric raised by literal phrases alone ("a report to
+       the DCFS hotline") also cites the clause nearest it in meaning, when
+       no context cue stops it (matcher.PHRASE_SUPPORT_FLOOR).
 """
 
 ENGINE_VERSION = "1.6.0"

@@ -41,6 +41,8 @@ CLAUSE_MIN_COVER = 0.4
 # the context stage would not suppress (a first-hand account worded less
 # like the rubric than the worker's summary of it).
 CITE_MARGIN = 0.15
+# A rubric raised by a literal phrase alone also cites the clause nearest it in meaning, if it scores this.
+PHRASE_SUPPORT_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,44 @@ class RubricIndex:
                 hit = self._decide(ctx, rubric, ci, cs, ce, ss, se, sem, semantic, int(best_idx[ci, ri]), phr)
                 if hit is not None:
                     hits.append(hit)
+        hits += self._what_phrases_were_about(doc, hits, best, best_idx)
         return hits
+
+    def _what_phrases_were_about(self, doc: Doc, hits: list[UnitHit], best: np.ndarray,
+                                 best_idx: np.ndarray) -> list[UnitHit]:
+        """For a rubric raised by literal phrases alone, the clause that reads most like it, as support.
+
+        A phrase often names the worker's response ("a report to the DCFS hotline") while what was seen
+        or said is worded like nothing in the rubric; that clause, the nearest in meaning in the note, is
+        what an auditor needs cited beside the phrase. Only if no context cue stops it and it scores at
+        least PHRASE_SUPPORT_FLOOR.
+        """
+        by_rubric: dict[str, list[UnitHit]] = {}
+        for h in hits:
+            by_rubric.setdefault(h.rubric_id, []).append(h)
+        out: list[UnitHit] = []
+        ctx, clause_tokens = doc._.context, doc._.clause_tokens
+        for ri, rubric in enumerate(self.rubrics):
+            mine = by_rubric.get(rubric.id, [])
+            raised = [h for h in mine if h.suppressed_by is None and not h.support]
+            if not raised or any(h.via == "meaning" for h in raised):
+                continue
+            taken = {h.clause for h in mine}
+            order = sorted(range(len(clause_tokens)), key=lambda c: (-rnd(best[c, ri]), c))
+            for ci in order:
+                sem = rnd(best[ci, ri])
+                if sem < PHRASE_SUPPORT_FLOOR:
+                    break
+                if ci in taken:
+                    continue
+                cs, ce, ss, se = clause_tokens[ci]
+                if sum(1 for t in doc[cs:ce] if t.is_alpha) < MIN_MEANING_WORDS:
+                    continue
+                support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
+                if support is not None:
+                    out.append(support)
+                break  # only the nearest clause: the next ones are guesses
+        return out
 
     def _support(self, ctx, rubric: Rubric, ci: int, cs: int, ce: int, ss: int, se: int, sem: float,
                  stmt: int) -> UnitHit | None:
