@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from notereader.notes import Note
 from notereader.service import metrics
-from notereader.service.queueing import unanalysed_revisions
+from notereader.service.queueing import enqueue_batches, unanalysed_revisions
 from notereader.service.results import record_rubric_versions, write_analysis
 from notereader.service.runtime import Runtime
 from notereader.service.webhooks import deliver
@@ -78,23 +78,10 @@ def _final_attempt() -> bool:
     return job is None or not job.retries_left
 
 
-def analyze_revision(revision_id: int) -> dict[str, Any]:
-    ctx = context()
+def _store_result(ctx: WorkerContext, revision_id: int, analysis: dict[str, Any], seconds: float,
+                  source: str) -> dict[str, Any]:
+    """Write one analysis (once per ruleset and model), count it and queue its write-back."""
     rt = ctx.runtime
-    with rt.sessions() as session:
-        rev = session.get(NoteRevision, revision_id)
-        if rev is None:
-            raise LookupError(f"note revision {revision_id} is not in the store")
-        goals = tuple((g["goal_id"], g["text"]) for g in (rev.plan.goals if rev.plan else []))
-        note = Note(rev.note_id, rev.text, goals)
-        source = rev.note.source
-    started = time.perf_counter()
-    try:
-        analysis = ctx.reader.analyze(note)
-    except Exception:
-        metrics.incr(rt.redis, "analysis_failures")
-        raise
-    seconds = time.perf_counter() - started
     written = write_analysis(rt.sessions, revision_id, analysis, seconds, ctx.rubric_version_ids,
                              rt.settings.webhooks.get(source))
     if written.created:
@@ -102,7 +89,73 @@ def analyze_revision(revision_id: int) -> dict[str, Any]:
         metrics.observe_latency(rt.redis, seconds)
     if written.delivery_id is not None:
         rt.enqueue_delivery(written.delivery_id)
-    return {"analysis_id": written.analysis_id, "created": written.created, "fingerprint": analysis["fingerprint"],
+    return {"analysis_id": written.analysis_id, "created": written.created, "fingerprint": analysis["fingerprint"]}
+
+
+def _note_of(rev: NoteRevision) -> Note:
+    goals = tuple((g["goal_id"], g["text"]) for g in (rev.plan.goals if rev.plan else []))
+    return Note(rev.note_id, rev.text, goals)
+
+
+def analyze_revision(revision_id: int) -> dict[str, Any]:
+    ctx = context()
+    rt = ctx.runtime
+    with rt.sessions() as session:
+        rev = session.get(NoteRevision, revision_id)
+        if rev is None:
+            raise LookupError(f"note revision {revision_id} is not in the store")
+        note, source = _note_of(rev), rev.note.source
+    started = time.perf_counter()
+    try:
+        analysis = ctx.reader.analyze(note)
+    except Exception:
+        metrics.incr(rt.redis, "analysis_failures")
+        raise
+    out = _store_result(ctx, revision_id, analysis, time.perf_counter() - started, source)
+    return out | {"worker_pid": ctx.pid, "load_id": ctx.load_id}
+
+
+def analyze_revisions(revision_ids: list[int]) -> dict[str, Any]:
+    """Analyse a rescore's batch of revisions together (``queueing.enqueue_batches``).
+
+    Revisions that already have an analysis under this worker's ruleset and model are skipped, and one
+    that is no longer stored is logged and skipped. If the batch's analysis raises, the revisions not yet
+    written are queued as jobs of their own, each with its own retries and its own place in RQ's failed
+    registry, so one note that breaks the reader does not hold back (or hide) the rest. Each analysis
+    records the batch's time divided by the notes analysed.
+    """
+    ctx = context()
+    rt = ctx.runtime
+    ruleset_sha, model_sha = ctx.reader.ruleset.sha256, ctx.reader.embedder.manifest.sha256
+    with rt.sessions() as session:
+        revs = {r.id: r for r in session.scalars(select(NoteRevision).where(NoteRevision.id.in_(revision_ids)))}
+        done = set(session.scalars(select(Analysis.revision_id).where(
+            Analysis.revision_id.in_(revision_ids), Analysis.ruleset_sha256 == ruleset_sha,
+            Analysis.model_sha256 == model_sha)))
+        todo = [(rid, _note_of(revs[rid]), revs[rid].note.source) for rid in revision_ids
+                if rid in revs and rid not in done]
+    gone = [rid for rid in revision_ids if rid not in revs]
+    if gone:
+        log.warning("rescore batch: %d note revision(s) no longer in the store: %s", len(gone), gone[:10])
+    written: list[int] = []
+    started = time.perf_counter()
+    try:
+        analyses = list(ctx.reader.analyze_many([note for _rid, note, _src in todo], batch_size=max(1, len(todo))))
+        seconds = (time.perf_counter() - started) / max(1, len(todo))
+        for (rid, _note, source), analysis in zip(todo, analyses):
+            _store_result(ctx, rid, analysis, seconds, source)
+            written.append(rid)
+    except Exception:
+        metrics.incr(rt.redis, "analysis_failures")
+        rest = [rid for rid, _n, _s in todo if rid not in set(written)]
+        log.exception("rescore batch failed after %d of %d; queueing the other %d one by one",
+                      len(written), len(todo), len(rest))
+        job = get_current_job()
+        for rid in rest:
+            rt.enqueue_analysis(rid, ruleset_sha, resubmit_failed=True, meta=dict(job.meta) if job else None)
+        return {"analysed": len(written), "skipped": len(done), "requeued": len(rest), "gone": len(gone),
+                "worker_pid": ctx.pid, "load_id": ctx.load_id}
+    return {"analysed": len(written), "skipped": len(done), "requeued": 0, "gone": len(gone),
             "worker_pid": ctx.pid, "load_id": ctx.load_id}
 
 
@@ -154,9 +207,10 @@ def rescore(rescore_id: str) -> dict[str, Any]:
         if job.rubric_ids:
             ids = changed_for(session, ids, job.rubric_ids, ctx.reader.ruleset)
         job.revision_ids, job.status = ids, "running"
-    queued = sum(rt.enqueue_analysis(rid, ruleset_sha, resubmit_failed=True, meta={"rescore": rescore_id}) for rid in ids)
+    queued = enqueue_batches(rt.queue, ids, ruleset_sha, rt.settings.analysis_retry_intervals,
+                             meta={"rescore": rescore_id}, timeout=rt.settings.analysis_job_timeout_seconds)
     log.info("rescore %s: %d revision(s) to analyse, %d queued", rescore_id, len(ids), queued)
     return {"revisions": len(ids), "queued": queued}
 
 
-__all__ = ["analyze_revision", "deliver_webhook", "rescore"]
+__all__ = ["analyze_revision", "analyze_revisions", "deliver_webhook", "rescore"]

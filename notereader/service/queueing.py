@@ -80,6 +80,42 @@ def enqueue_new_revisions(queue: Queue, revision_ids: list[int], ruleset_sha: st
         pipe.execute()
 
 
+RESCORE_BATCH = 32  # revisions per rescore job: analysed together, as `notereader analyze --batch-size` does
+
+
+def batch_job_id(revision_ids: list[int], ruleset_sha: str) -> str:
+    digest = hashlib.sha256(f"analyze {' '.join(map(str, revision_ids))} {ruleset_sha}".encode()).hexdigest()[:32]
+    return f"analyze-batch-{revision_ids[0]}-{len(revision_ids)}-{digest}"
+
+
+def enqueue_batches(queue: Queue, revision_ids: list[int], ruleset_sha: str, retry_intervals: list[int], *,
+                    batch: int = RESCORE_BATCH, meta: dict | None = None, timeout: int = JOB_TIMEOUT) -> int:
+    """Queue the analyses of many revisions (a rescore) in jobs of up to ``batch`` revisions each.
+
+    Why: a worker analyses a batch of notes ~1.5x faster than the same notes one job at a time (sentences of
+    several notes share encoder runs; one job's bookkeeping instead of 32). A revision whose own analysis job
+    is already waiting or running is left to it. Returns how many revisions were queued.
+    """
+    keep: list[int] = []
+    for start in range(0, len(revision_ids), 500):
+        chunk = revision_ids[start:start + 500]
+        jobs = Job.fetch_many([analysis_job_id(rid, ruleset_sha) for rid in chunk], connection=queue.connection)
+        keep += [rid for rid, job in zip(chunk, jobs) if job is None or job.get_status(refresh=False) not in LIVE]
+    retry = Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None
+    prepared = []
+    for start in range(0, len(keep), batch):
+        ids = keep[start:start + batch]
+        prepared.append(Queue.prepare_data(
+            "notereader.service.jobs.analyze_revisions", (ids,), job_id=batch_job_id(ids, ruleset_sha), retry=retry,
+            timeout=timeout, result_ttl=86400, failure_ttl=365 * 86400,
+            description=f"analyse {len(ids)} note revisions from {ids[0]}", meta=meta or {}))
+    for start in range(0, len(prepared), 200):
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(prepared[start:start + 200], pipeline=pipe)
+            pipe.execute()
+    return len(keep)
+
+
 def unanalysed_revisions(session: Session, ruleset_sha: str | None, model_sha: str | None,
                          since: datetime | None = None, limit: int = 10000) -> list[int]:
     """Latest revisions of notes without an analysis under this ruleset and model.

