@@ -90,7 +90,7 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
         gold_risks: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for g in gold.get("risks", []):
             gold_risks[g["rubric"]] += _spans(text, g["evidence"])
-        for rid in set(pred) | set(gold_risks):
+        for rid in sorted(set(pred) | set(gold_risks)):
             c = t.risk[rid]
             if rid in pred and rid in gold_risks:
                 c[0] += 1

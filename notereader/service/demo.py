@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from notereader.notes import Note
 from notereader.reader import Reader
+from notereader.service import audit
 from notereader.service.ingest import store_note
 from notereader.service.results import record_rubric_versions, write_analysis
 from notereader.settings import Settings
@@ -52,6 +53,11 @@ def run_demo(records: list[dict[str, Any]], reader: Reader, settings: Settings) 
                                     "team": team, "written_at": _written_at(rec.get("written_at")), "text": rec["text"],
                                     "author_id": rec.get("author_role"), "plan": {"goals": goals} if goals else None}, SOURCE)
             revision_id = stored.revision.id
+            if stored.created:  # as POST /v1/notes does: every stored note is in the audit chain
+                audit.append(s, actor=f"cli:{SOURCE}", role=None, action="note.received",
+                             target=f"note:{rec['note_id']}",
+                             detail={"revision": stored.revision.revision, "text_sha256": stored.revision.text_sha256,
+                                     "team": team})
             plan_goals = tuple((g["goal_id"], g["text"]) for g in (stored.revision.plan.goals if stored.revision.plan else []))
         started = time.perf_counter()
         analysis = reader.analyze(Note(rec["note_id"], rec["text"], plan_goals))

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from notereader.cli import main
 from notereader.store.db import make_engine, make_sessionmaker
-from notereader.store.models import Analysis, Flag, Note
+from notereader.service.audit import verify
+from notereader.store.models import Analysis, AuditRecord, Flag, Note
 
 pytestmark = pytest.mark.service
 
@@ -27,4 +28,8 @@ def test_demo_stores_and_analyses_the_samples_once(tmp_path, monkeypatch, capsys
         assert s.scalar(select(func.count()).select_from(Note)) == 12
         assert s.scalar(select(func.count()).select_from(Analysis)) == 12
         flags = s.scalar(select(func.count()).select_from(Flag))
+        received = s.scalars(select(AuditRecord.target).where(AuditRecord.action == "note.received")).all()
+        count, problems = verify(s)
     assert f"({flags} open flag(s)" in first
+    # each note stored once is in the audit chain once, as a POST would put it, and the chain verifies
+    assert len(received) == len(set(received)) == 12 and count >= 12 and not problems
