@@ -33,8 +33,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        ("did not miss any visits this week despite ...") no longer ends its
        scope; a negation's reach over a clause counts content words only.
        Findings change for the same note.
+1.6.0  goal direction (issue 2, branch goals): overlapping goal cues read as
+       the longest ("dropped off" is not "dropped"); an explicit progress or
+       setback cue helps choose the cited clause (CUE_BONUS) and wins over
+       the classifier from CUE_SUPPORT 0.1; five candidate clauses instead
+       of three; short title lines and background clauses ("had been",
+       "history of") ranked down. Goal direction and goal citations change
+       for the same note.
 """
 
-ENGINE_VERSION = "1.5.0"
+ENGINE_VERSION = "1.6.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4
