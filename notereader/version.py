@@ -37,9 +37,10 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        the longest ("dropped off" is not "dropped"); an explicit progress or
        setback cue helps choose the cited clause (CUE_BONUS) and wins over
        the classifier from CUE_SUPPORT 0.1; five candidate clauses instead
-       of three; short title lines and background clauses ("had been",
-       "history of") ranked down. Goal direction and goal citations change
-       for the same note.
+       of three; short title lines, background clauses ("had been",
+       "history of") and the note's opening contact line ("Home visit with
+       ...") ranked down. Goal direction and goal citations change for the
+       same note.
 """
 
 ENGINE_VERSION = "1.6.0"

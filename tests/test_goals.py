@@ -143,3 +143,11 @@ def test_a_background_clause_is_not_cited_over_what_happened_now(reader):
     (g,) = reader.analyze(Note("t-background", text, (("G1", "Take mood medication as prescribed"),)))["goals"]
     assert g["citations"][0]["quote"].startswith("Today she told the worker")
     assert g["direction"] == "setback"
+
+
+def test_the_opening_contact_line_is_not_cited_over_what_happened(reader):
+    """The note's first sentence records the visit; the goal moved in the next one (CONTACT_PENALTY)."""
+    text = "Home visit with Ms. Diaz about her job search. She started at the grocery store on Monday, 30 hours a week."
+    (g,) = reader.analyze(Note("t-contact", text, (("G1", "Find a job"),)))["goals"]
+    assert g["citations"][0]["quote"].startswith("She started at the grocery store")
+    assert g["direction"] == "progress"

@@ -9,7 +9,8 @@ clause too short to tell what happened (a header) and TITLE_PENALTY for a
 short line that ends without a full stop (a note's or section's title line:
 it names the goal's topic but not what happened), and BACKGROUND_PENALTY for
 a clause that tells how things stood before ("had been stable on meds",
-"history of"). Among the CANDIDATES
+"history of"), and CONTACT_PENALTY for a clause of the note's first sentence
+that records the contact itself ("home visit with", "called cl re:"). Among the CANDIDATES
 nearest clauses within MARGIN of the best, the one chosen is the nearest
 once a bonus for showing movement (1 - p(mentioned)) is added, and
 CUE_BONUS when an explicit progress or setback cue is in it, since a note's
@@ -58,6 +59,9 @@ TITLE_PENALTY = 0.5
 # A clause with a background cue (data/goal_cues.yaml: "had been", "history of") tells how things
 # stood before the note's events, not what happened now.
 BACKGROUND_PENALTY = 0.2
+# A clause of the note's first sentence that records the contact ("Home visit with Ms. R at her
+# apartment", "Called cl re: the ID appointment") introduces the note; the body says what happened.
+CONTACT_PENALTY = 0.1
 # Weight of the theme-profile cosine (same life area) added to the meaning cosine.
 THEME_WEIGHT = 0.2
 CANDIDATES = 5
@@ -92,10 +96,16 @@ class GoalCues:
         self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned")}
         self.background = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.background.add("background", [nlp.make_doc(str(t)) for t in data.get("background", ())])
+        self.contact = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.contact.add("contact", [nlp.make_doc(str(t)) for t in data.get("contact", ())])
 
     def is_background(self, doc: Doc, cs: int, ce: int) -> bool:
         """The clause tells the time before the note's events ("had been stable", "hx of")."""
         return bool(self.background(doc[cs:ce]))
+
+    def is_contact(self, doc: Doc, cs: int, ce: int) -> bool:
+        """The clause records the contact itself ("home visit with", "called cl", "arrived for")."""
+        return bool(self.contact(doc[cs:ce]))
 
 
 @dataclass(frozen=True)
@@ -235,8 +245,10 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         return []
     mat = doc._.clause_matrix
     probs = model.predict(mat)
-    label_penalty = _label_penalties(doc) + np.array([BACKGROUND_PENALTY if cues.is_background(doc, cs, ce) else 0.0
-                                                      for cs, ce, _ss, _se in clause_tokens])
+    label_penalty = _label_penalties(doc) + np.array([
+        (BACKGROUND_PENALTY if cues.is_background(doc, cs, ce) else 0.0)
+        + (CONTACT_PENALTY if c.sentence == 0 and cues.is_contact(doc, cs, ce) else 0.0)
+        for (cs, ce, _ss, _se), c in zip(clause_tokens, seg.clauses)])
     readings = [clause_direction(doc, cues, cs, ce) for cs, ce, _ss, _se in clause_tokens]
     cue_bonus = np.array([CUE_BONUS if r.direction in ("progress", "setback") else 0.0 for r in readings])
     out: list[GoalSignal] = []
