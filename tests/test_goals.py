@@ -113,6 +113,12 @@ def test_direction_of_resumed_use_and_of_a_question(reader, text, goal, expected
     # a negated setback cue inside a longer phrase: "has not had a drink"
     ("He has not had a drink since the holidays, his sponsor says.", "progress"),
     ("Carlos no-showed the intake at the training center again.", "setback"),
+    # a phrase that only contains a cue word hides it (not_cues), like a ConText pseudo-trigger
+    ("She asked again about the reduced-fare pass for seniors.", "mentioned"),
+    ("We went over his relapse prevention plan at the kitchen table.", "mentioned"),
+    ("He bought a used car with his tax refund.", "mentioned"),
+    # "quit smoking" is progress, not a job quit
+    ("She quit smoking three weeks ago and is chewing the gum.", "progress"),
 ])
 def test_overlapping_cues_read_as_the_longest(nlp, cues, text, expected):
     assert _last_sentence_direction(nlp, cues, text) == expected

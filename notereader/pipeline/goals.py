@@ -20,7 +20,9 @@ Direction comes from a three-way classifier (progress, setback, mentioned)
 fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
 ``data/goal_cues.yaml`` as a second opinion: an explicit cue wins when the
 classifier gives it at least CUE_SUPPORT; overlapping cues read as the
-longest ("dropped off" is not "dropped"). A negated progress cue ("did not
+longest ("dropped off" is not "dropped"), and a phrase listed under
+``not_cues`` hides the cue inside it ("reduced-fare", "relapse
+prevention"), like ConText's pseudo-triggers. A negated progress cue ("did not
 attend") counts as a setback, a negated setback cue ("has not missed") as
 progress (once: the negator is not a setback of its own), and a planned step
 with no movement cue ("CM will refer", "asked about") as a mention when the
@@ -91,9 +93,9 @@ class GoalCues:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         data = yaml.safe_load(raw)
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for name in ("progress", "setback", "planned"):
-            self.matcher.add(name, [nlp.make_doc(str(t)) for t in data[name]])
-        self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned")}
+        for name in ("progress", "setback", "planned", "not_cues"):
+            self.matcher.add(name, [nlp.make_doc(str(t)) for t in data.get(name, ())])
+        self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned", "not_cues")}
         self.background = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.background.add("background", [nlp.make_doc(str(t)) for t in data.get("background", ())])
         self.contact = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -133,7 +135,8 @@ def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> CueReading:
     negates the cue after it ("has not missed") counts once, as the flipped
     cue, not a second time as a setback.
     """
-    hits = sorted(_longest((cues.names[key], s, e) for key, s, e in cues.matcher(doc[cs:ce])), key=lambda m: (m[1], -m[2]))
+    hits = sorted((m for m in _longest((cues.names[key], s, e) for key, s, e in cues.matcher(doc[cs:ce]))
+                   if m[0] != "not_cues"), key=lambda m: (m[1], -m[2]))
     found: dict[str, int] = {}
     consumed: set[tuple[str, int, int]] = set()
     flipped: list[tuple[str, int, int]] = []
