@@ -43,6 +43,14 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        Citations: a rubric raised by literal phrases alone ("a report to
        the DCFS hotline") also cites the clause nearest it in meaning, when
        no context cue stops it (matcher.PHRASE_SUPPORT_FLOOR).
+       Goal direction (issue 2, branch goals): overlapping goal cues read as
+       the longest ("dropped off" is not "dropped"); an explicit progress or
+       setback cue helps choose the cited clause (CUE_BONUS) and wins over
+       the classifier from CUE_SUPPORT 0.1; five candidate clauses instead
+       of three; short title lines, background clauses ("had been",
+       "history of") and the note's opening contact line ("Home visit with
+       ...") ranked down. Goal direction and goal citations change for the
+       same note.
 """
 
 ENGINE_VERSION = "1.6.0"

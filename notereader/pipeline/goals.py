@@ -5,15 +5,24 @@ cosine >= GOAL_THRESHOLD), or when that cosine plus THEME_WEIGHT times the
 cosine of their theme profiles (the theme rubrics' scores: a goal about ID
 and a clause about a birth certificate share documentation_id) reaches
 AREA_THRESHOLD. Clauses are ranked by the sum, less LABEL_PENALTY for a
-clause too short to tell what happened (a title or header line). Among the
-CANDIDATES nearest clauses within MARGIN of the best, the one chosen is the
-nearest once a bonus for showing movement (1 - p(mentioned)) is added, since
-a note's mention of a goal that moved is what a case worker wants surfaced.
+clause too short to tell what happened (a header) and TITLE_PENALTY for a
+short line that ends without a full stop (a note's or section's title line:
+it names the goal's topic but not what happened), and BACKGROUND_PENALTY for
+a clause that tells how things stood before ("had been stable on meds",
+"history of"), and CONTACT_PENALTY for a clause of the note's first sentence
+that records the contact itself ("home visit with", "called cl re:"). Among the CANDIDATES
+nearest clauses within MARGIN of the best, the one chosen is the nearest
+once a bonus for showing movement (1 - p(mentioned)) is added, and
+CUE_BONUS when an explicit progress or setback cue is in it, since a note's
+mention of a goal that moved is what a case worker wants surfaced.
 
 Direction comes from a three-way classifier (progress, setback, mentioned)
 fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
 ``data/goal_cues.yaml`` as a second opinion: an explicit cue wins when the
-classifier gives it at least CUE_SUPPORT. A negated progress cue ("did not
+classifier gives it at least CUE_SUPPORT; overlapping cues read as the
+longest ("dropped off" is not "dropped"), and a phrase listed under
+``not_cues`` hides the cue inside it ("reduced-fare", "relapse
+prevention"), like ConText's pseudo-triggers. A negated progress cue ("did not
 attend") counts as a setback, a negated setback cue ("has not missed") as
 progress (once: the negator is not a setback of its own), and a planned step
 with no movement cue ("CM will refer", "asked about") as a mention when the
@@ -44,12 +53,25 @@ AREA_THRESHOLD = 0.3
 # names a topic (a title, a header line) rather than telling what happened.
 LABEL_WORDS = 5
 LABEL_PENALTY = 0.3
+# A short line with no sentence punctuation ("Paid internship f/u - Dana (19)", "Program: adult
+# diversion") titles the note or a section: it names the goal's topic better than any sentence
+# but says nothing of what happened, so it is ranked down further.
+TITLE_WORDS = 10
+TITLE_PENALTY = 0.5
+# A clause with a background cue (data/goal_cues.yaml: "had been", "history of") tells how things
+# stood before the note's events, not what happened now.
+BACKGROUND_PENALTY = 0.2
+# A clause of the note's first sentence that records the contact ("Home visit with Ms. R at her
+# apartment", "Called cl re: the ID appointment") introduces the note; the body says what happened.
+CONTACT_PENALTY = 0.1
 # Weight of the theme-profile cosine (same life area) added to the meaning cosine.
 THEME_WEIGHT = 0.2
-CANDIDATES = 3
+CANDIDATES = 5
 MARGIN = 0.1
 MOVEMENT_BONUS = 0.4
-CUE_SUPPORT = 0.2
+# An explicit progress or setback cue ("missed", "signed the lease") adds this to a candidate.
+CUE_BONUS = 0.1
+CUE_SUPPORT = 0.1
 PLANNED_SUPPORT = 0.1
 DIRECTIONS = ("progress", "setback", "mentioned")
 EXAMPLES_PATH = PIPELINE_DATA_DIR / "goal_direction_examples.yaml"
@@ -71,15 +93,37 @@ class GoalCues:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         data = yaml.safe_load(raw)
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for name in ("progress", "setback", "planned"):
-            self.matcher.add(name, [nlp.make_doc(str(t)) for t in data[name]])
-        self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned")}
+        for name in ("progress", "setback", "planned", "not_cues"):
+            self.matcher.add(name, [nlp.make_doc(str(t)) for t in data.get(name, ())])
+        self.names = {nlp.vocab.strings[n]: n for n in ("progress", "setback", "planned", "not_cues")}
+        self.background = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.background.add("background", [nlp.make_doc(str(t)) for t in data.get("background", ())])
+        self.contact = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.contact.add("contact", [nlp.make_doc(str(t)) for t in data.get("contact", ())])
+
+    def is_background(self, doc: Doc, cs: int, ce: int) -> bool:
+        """The clause tells the time before the note's events ("had been stable", "hx of")."""
+        return bool(self.background(doc[cs:ce]))
+
+    def is_contact(self, doc: Doc, cs: int, ce: int) -> bool:
+        """The clause records the contact itself ("home visit with", "called cl", "arrived for")."""
+        return bool(self.contact(doc[cs:ce]))
 
 
 @dataclass(frozen=True)
 class CueReading:
     direction: str  # progress | setback | planned | mentioned (no cue)
     negated: bool   # the direction rests on a negated cue ("has not missed", "never attended")
+
+
+def _longest(matches) -> list[tuple[str, int, int]]:
+    """Overlapping cues read as the longest one: "dropped off" (progress) is not "dropped" (setback),
+    "filed for eviction" (setback) is not "filed" (progress)."""
+    kept: list[tuple[str, int, int]] = []
+    for m in sorted(matches, key=lambda m: (-(m[2] - m[1]), m[1], m[0])):
+        if all(m[2] <= k[1] or m[1] >= k[2] for k in kept):
+            kept.append(m)
+    return kept
 
 
 def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> CueReading:
@@ -91,7 +135,8 @@ def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> CueReading:
     negates the cue after it ("has not missed") counts once, as the flipped
     cue, not a second time as a setback.
     """
-    hits = sorted(((cues.names[key], s, e) for key, s, e in cues.matcher(doc[cs:ce])), key=lambda m: (m[1], -m[2]))
+    hits = sorted((m for m in _longest((cues.names[key], s, e) for key, s, e in cues.matcher(doc[cs:ce]))
+                   if m[0] != "not_cues"), key=lambda m: (m[1], -m[2]))
     found: dict[str, int] = {}
     consumed: set[tuple[str, int, int]] = set()
     flipped: list[tuple[str, int, int]] = []
@@ -175,6 +220,26 @@ def _theme_similarity(doc: Doc, goal_text: str) -> np.ndarray:
     return np.array([float(profiles[t] @ g) for t in doc._.clause_texts])
 
 
+def _is_title(text: str, start: int, end: int) -> bool:
+    """The clause ends its line, and the line does not end a sentence ("IOP note - Dana", "Program: diversion")."""
+    nl = text.find("\n", end)
+    rest = text[end: nl if nl >= 0 else len(text)]
+    return not rest.strip() and text[end - 1] not in ".!?"
+
+
+def _label_penalties(doc: Doc) -> np.ndarray:
+    """LABEL_PENALTY for a clause too short to tell what happened, TITLE_PENALTY for a title line."""
+    text = doc._.text if doc._.text is not None else doc.text
+    out = []
+    for (cs, ce, _ss, _se), c in zip(doc._.clause_tokens, doc._.segmentation.clauses):
+        words = sum(1 for t in doc[cs:ce] if t.is_alpha)
+        pen = LABEL_PENALTY if words < LABEL_WORDS else 0.0
+        if words < TITLE_WORDS and _is_title(text, c.start, c.end):
+            pen = max(pen, TITLE_PENALTY)
+        out.append(pen)
+    return np.array(out)
+
+
 def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
@@ -183,8 +248,12 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         return []
     mat = doc._.clause_matrix
     probs = model.predict(mat)
-    label_penalty = np.array([LABEL_PENALTY if sum(1 for t in doc[cs:ce] if t.is_alpha) < LABEL_WORDS else 0.0
-                              for cs, ce, _ss, _se in clause_tokens])
+    label_penalty = _label_penalties(doc) + np.array([
+        (BACKGROUND_PENALTY if cues.is_background(doc, cs, ce) else 0.0)
+        + (CONTACT_PENALTY if c.sentence == 0 and cues.is_contact(doc, cs, ce) else 0.0)
+        for (cs, ce, _ss, _se), c in zip(clause_tokens, seg.clauses)])
+    readings = [clause_direction(doc, cues, cs, ce) for cs, ce, _ss, _se in clause_tokens]
+    cue_bonus = np.array([CUE_BONUS if r.direction in ("progress", "setback") else 0.0 for r in readings])
     out: list[GoalSignal] = []
     seen: set[str] = set()
     for goal_id, text in goals:
@@ -198,8 +267,8 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         sims = np.round(sims - label_penalty, SCORE_DECIMALS)
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
         near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
-        i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2])), SCORE_DECIMALS), -k))
-        cs, ce, _ss, _se = clause_tokens[i]
-        d = decide_direction(probs[i], clause_direction(doc, cues, cs, ce))
+        i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2]) + cue_bonus[k]),
+                                           SCORE_DECIMALS), -k))
+        d = decide_direction(probs[i], readings[i])
         out.append(GoalSignal(goal_id, d, float(meaning[i]), (i,)))
     return out
