@@ -87,7 +87,7 @@ def test_a_rubric_raised_by_a_phrase_alone_also_cites_what_the_phrase_was_about(
     """A report named by a phrase is cited with the clause that says what was seen, the nearest in meaning
     (here that clause scores far under the threshold: without the rule only the hotline clause is cited)."""
     text = ("Visit at 9 pm. The two little ones were on the kitchen floor eating dry cereal from the box, and dad had "
-            "been out since the morning. Writer made a report to the DCFS hotline.")
+            "been out since the morning. CM phoned the DCFS hotline afterwards.")
     a = reader.analyze_text(text)
     risk = {r["rubric_id"]: r for r in a["risks"]}["child_safeguarding"]
     quotes = [c["quote"] for c in risk["citations"]]
