@@ -43,6 +43,12 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        Citations: a rubric raised by literal phrases alone ("a report to
        the DCFS hotline") also cites the clause nearest it in meaning, when
        no context cue stops it (matcher.PHRASE_SUPPORT_FLOOR).
+       Context (issue 2, branch risks): a cue inside a short relative aside
+       (", who died in 2023,") scopes over the aside only; a past time just
+       after "since" ("since last fall") starts something ongoing and is not
+       historical; another person as the subject of a reported clause does
+       not take over a second report joined by "and that" ("he said his ex's
+       new boyfriend ... and that he's done"). Findings change for the same note.
 """
 
 ENGINE_VERSION = "1.6.0"
