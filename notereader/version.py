@@ -48,7 +48,8 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        after "since" ("since last fall") starts something ongoing and is not
        historical; another person as the subject of a reported clause does
        not take over a second report joined by "and that" ("he said his ex's
-       new boyfriend ... and that he's done"). Findings change for the same note.
+       new boyfriend ... and that he's done"); "was <past year>" dates an
+       event ("her last admission was 2021"). Findings change for the same note.
 """
 
 ENGINE_VERSION = "1.6.0"

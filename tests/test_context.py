@@ -286,3 +286,7 @@ def test_a_sober_spell_in_the_past_perfect_is_not_resolved():
 def test_money_not_given_is_not_a_denial(tagger):
     text = "Cl has not been given any of her pension since June."
     assert not tag(tagger, text, "pension")["negated"]
+
+
+def test_a_past_year_as_the_date_of_an_event_is_historical():
+    assert clause_context("His most recent detox admission was 2022 at the county hospital.").has("historical")

@@ -145,7 +145,9 @@ class ContextRules:
             [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till", "of"]}}, past_year],
              # "her 2016 conviction", "a 2019 eviction": an event dated in a past year
              [{"LOWER": {"IN": ["her", "his", "their", "my", "a", "an", "the"]}}, past_year],
-             [{"LOWER": "back"}, {"LOWER": "in"}, past_year]],  # longer than the "back in" cue, so it wins
+             [{"LOWER": "back"}, {"LOWER": "in"}, past_year],  # longer than the "back in" cue, so it wins
+             # "her last hospitalization was 2021": a past year as the date of the event
+             [{"LOWER": {"IN": ["was", "were"]}}, past_year]],
         )
 
 
