@@ -51,6 +51,13 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        "history of") and the note's opening contact line ("Home visit with
        ...") ranked down. Goal direction and goal citations change for the
        same note.
+       Context (issue 2, branch risks): a cue inside a short relative aside
+       (", who died in 2023,") scopes over the aside only; a past time just
+       after "since" ("since last fall") starts something ongoing and is not
+       historical; another person as the subject of a reported clause does
+       not take over a second report joined by "and that" ("he said his ex's
+       new boyfriend ... and that he's done"); "was <past year>" dates an
+       event ("her last admission was 2021"). Findings change for the same note.
 """
 
 ENGINE_VERSION = "1.6.0"

@@ -228,3 +228,65 @@ def test_a_negation_reaches_a_clause_by_its_content_words():
     # "denies" reaches a quarter of the words but half of the content words
     assert clause_context("Says it was an accident and denies wanting to harm himself.").has("negated")
     assert not clause_context("She was sobbing and shaking when we arrived and denies it.").has("negated")
+
+
+def test_a_past_year_inside_a_short_relative_aside_dates_only_the_aside(tagger):
+    text = "She said she still hears her grandmother, who passed away in 2019, telling her not to eat."
+    assert not tag(tagger, text, "telling her not to eat")["historical"]
+    assert tag(tagger, text, "passed away")["historical"]
+
+
+def test_a_long_relative_clause_is_not_an_aside(tagger):
+    # the cue's own list runs on past the comma: its scope is not cut there
+    text = "The visit, which found no bruising on the arms or legs, burns, or welts, was brief."
+    assert tag(tagger, text, "welts")["negated"]
+
+
+@pytest.mark.parametrize("text", [
+    "He has been sleeping in his truck since last fall.",
+    "She has been couch surfing since back in 2024.",
+    "Her son has kept her bank card since last year and gives her twenty dollars a week.",
+])
+def test_a_past_time_after_since_starts_something_ongoing(text):
+    assert not clause_context(text).has("historical"), clause_context(text).as_dict()
+
+
+def test_since_cues_of_their_own_still_apply():
+    assert clause_context("Cl says she has been sober since 2021 and goes to meetings weekly.").has("resolved")
+
+
+@pytest.mark.parametrize("text", [
+    "He said his brother's girlfriend keeps posting about his kids online and that she is done the next time he sees her.",
+    "Cl said her neighbor's dog barks all night and that she wants to burn the building down.",
+])
+def test_a_second_report_after_and_that_is_the_clients_own(text):
+    assert not clause_context(text).has("other_person"), clause_context(text).as_dict()
+
+
+@pytest.mark.parametrize("text", [
+    "He says he has never hit his girlfriend or the kids.",
+    "She said she would never hurt the baby or leave him alone.",
+])
+def test_has_never_denies_a_whole_clause(text):
+    assert clause_context(text).has("negated")
+
+
+@pytest.mark.parametrize("text", [
+    "She says she has never been this far behind on rent.",
+    "He said he has never felt so hopeless about anything.",
+])
+def test_never_as_an_intensifier_denies_nothing(text):
+    assert not clause_context(text).has("negated")
+
+
+def test_a_sober_spell_in_the_past_perfect_is_not_resolved():
+    assert not clause_context("He drank all weekend; he had been sober two years before that.").has("resolved")
+
+
+def test_money_not_given_is_not_a_denial(tagger):
+    text = "Cl has not been given any of her pension since June."
+    assert not tag(tagger, text, "pension")["negated"]
+
+
+def test_a_past_year_as_the_date_of_an_event_is_historical():
+    assert clause_context("His most recent detox admission was 2022 at the county hospital.").has("historical")

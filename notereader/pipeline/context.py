@@ -39,6 +39,11 @@ DIRECTIONS = ("forward", "backward", "bidirectional", "contrast")
 # A contrast cue may start this many tokens after its "but" ("but she has since ...").
 CONTRAST_GAP = 3
 RULES_PATH = PIPELINE_DATA_DIR / "context_rules.yaml"
+# A past time this many tokens after "since" ("since back in 2024") starts something ongoing.
+SINCE_GAP = 3
+# Words that open a relative clause set off by commas, and the longest such aside (tokens).
+RELATIVE_OPENERS = frozenset({"who", "whom", "whose", "which"})
+ASIDE_MAX = 5
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,9 @@ class ContextRules:
             [[{"LOWER": {"IN": ["in", "during", "back", "around", "until", "til", "till", "of"]}}, past_year],
              # "her 2016 conviction", "a 2019 eviction": an event dated in a past year
              [{"LOWER": {"IN": ["her", "his", "their", "my", "a", "an", "the"]}}, past_year],
-             [{"LOWER": "back"}, {"LOWER": "in"}, past_year]],  # longer than the "back in" cue, so it wins
+             [{"LOWER": "back"}, {"LOWER": "in"}, past_year],  # longer than the "back in" cue, so it wins
+             # "her last hospitalization was 2021": a past year as the date of the event
+             [{"LOWER": {"IN": ["was", "were"]}}, past_year]],
         )
 
 
@@ -164,6 +171,9 @@ class DocContext:
     contrast_openers: frozenset[str]
     source_text: str
     char_spans: list[tuple[int, int]]  # original (start_char, end_char) of each token of the copy
+    # A cue inside a parenthesis or a comma-closed relative clause (", who died in 2023,") scopes
+    # over that aside only: cue start -> token range [lo, hi) of the aside.
+    asides: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def chars(self, start: int, end: int) -> tuple[int, int]:
         return self.char_spans[start][0], self.char_spans[end - 1][1]
@@ -198,6 +208,11 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
             raw.append((start, end, rule))
     for _key, start, end in rules.year(doc):
         raw.append((start, end, CueRule("in <year>", "historical", "bidirectional", 12)))
+    # "has been sleeping in his car since last fall": a past time after "since" dates the start of
+    # something still going on, so it is not a historical cue ("clean since", a cue of its own, is).
+    raw = [(s, e, r) for s, e, r in raw
+           if not (r.category == "historical" and "since" not in r.literal.lower().split()
+                   and any(doc[k].lower_ == "since" for k in range(max(0, s - SINCE_GAP), s)))]
     # Longest match wins; pseudo cues suppress every cue they overlap.
     raw.sort(key=lambda t: (-(t[1] - t[0]), t[0]))
     taken: dict[int, tuple[int, int]] = {}
@@ -230,12 +245,42 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
             headers.add(cue.start)
             terms.discard(cue.end)
     category_stops = {cat: {t for _k, a, b in m(doc) for t in range(a, b)} for cat, m in rules.category_terminators.items()}
+    asides = {}
+    for cue in cues:
+        aside = _aside_of(doc, cue.start, cue.end)
+        if aside is not None:
+            asides[cue.start] = aside
     return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, frozenset(rules.contrast_openers),
-                      original.text, spans)
+                      original.text, spans, asides)
+
+
+def _aside_of(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
+    """The short relative clause set off by commas that holds tokens [start, end), if any.
+
+    ", who died in 2023," ", which was in 2019,": at most ASIDE_MAX tokens from
+    the relative word to the closing comma. A longer one, or one that runs to
+    the end of its sentence, is left to the usual scope (its commas are as
+    likely a list's: ", which showed no sign of A, B, or C").
+    """
+    for k in range(start - 1, max(-1, start - 1 - ASIDE_MAX), -1):
+        w = doc[k].text
+        if w in (".", "!", "?", ";", ",", "(", ")"):
+            return None
+        if doc[k].lower_ in RELATIVE_OPENERS and k > 0 and doc[k - 1].text == ",":
+            for j in range(end, min(len(doc), k + ASIDE_MAX + 1)):
+                if doc[j].text in (".", "!", "?", ";", "(", ")"):
+                    return None
+                if doc[j].text == ",":
+                    return k, j
+            return None
+    return None
 
 
 def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, int]:
-    """Token ranges [a, b) before and [c, d) after the cue, within [lo, hi)."""
+    """Token ranges [a, b) before and [c, d) after the cue, within [lo, hi) (and within its aside, if any)."""
+    if cue.start in ctx.asides:
+        a_lo, a_hi = ctx.asides[cue.start]
+        lo, hi = max(lo, a_lo), min(hi, a_hi)
     if cue.start in ctx.header_cues:
         j = cue.end + 1
         while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
@@ -284,7 +329,7 @@ def _contrast_scope(ctx: DocContext, cue: Cue, lo: int, stops: set[int]) -> tupl
 
 
 def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target_start: int, lo: int, hi: int,
-                          clause_mode: bool = False) -> bool:
+                          clause_mode: bool = False, target_end: int = 0) -> bool:
     """Is the other person the one the target is about?
 
     The person must come before the target (for a whole clause as target: be
@@ -309,6 +354,12 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
         if k in ctx.terminator_tokens and k not in ctx.time_terminators:
             break  # "; cl asked for ...": what follows is outside the other person's clause
         if w in ("and", ",") and k + 1 < hi and (doc[k + 1].lower_ in NEW_SUBJECT or doc[k + 1].is_title):
+            if (clause_mode and w == "and" and doc[k + 1].lower_ == "that" and k + 3 < target_end
+                    and any(doc[j].lower_ in rules.reporting_verbs for j in range(target_start, cue.start))):
+                # "He said his ex's new boyfriend ... and that 'next time I see him, he's done'": the
+                # client reports a second thing in the same clause; the other person is the subject of
+                # only the first, so the clause is not about them alone.
+                return False
             break  # "... and cl is worried", "..., and Terrence gives him": a new clause with its own subject
         if clause_mode and w in ("herself", "himself"):
             continue  # a reflexive refers back to the subject, here the other person
@@ -383,7 +434,7 @@ def assess(
         if min_cover and _word_cover(ctx, cue, covered, target_start, target_end) < min_cover:
             continue
         if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_start, sent_end,
-                                                               clause_mode=min_cover > 0):
+                                                               clause_mode=min_cover > 0, target_end=target_end):
             continue
         result.cues[cat] = cue
     scr = screening_in(ctx, rules, sent_start, sent_end, target_start, target_end)
