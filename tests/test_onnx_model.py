@@ -162,14 +162,19 @@ def test_static_int8_is_the_default_a_distinct_pinned_model_close_to_float32():
     assert min(cos) > 0.97, cos
 
 
-def test_static_int8_refuses_a_changed_calibration_file(tmp_path):
-    from notereader.pipeline.onnx_model import calibration_texts
-
+def _manifests_without_calibration(tmp_path: Path) -> tuple[Path, ModelManifest]:
+    """A copy of models/ with the manifests only: the calibration files are missing until a test writes them."""
     models = tmp_path / "models"
     (models / "calibration").mkdir(parents=True)
     for f in (ROOT / "models").glob("*.json"):
         (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    m = ModelManifest.read(STATIC, models)
+    return models, ModelManifest.read(STATIC, models)
+
+
+def test_static_int8_refuses_a_changed_calibration_file(tmp_path):
+    from notereader.pipeline.onnx_model import calibration_texts
+
+    models, m = _manifests_without_calibration(tmp_path)
     with pytest.raises(ModelIntegrityError, match="calibration file .* is missing"):
         calibration_texts(m)
     source = (ROOT / "models" / m.build["calibration"]["file"]).read_text(encoding="utf-8")
@@ -183,11 +188,7 @@ def test_static_int8_refuses_a_changed_calibration_file(tmp_path):
 def test_static_int8_refuses_a_changed_ranges_file(tmp_path):
     from notereader.pipeline.onnx_model import calibration_ranges
 
-    models = tmp_path / "models"
-    (models / "calibration").mkdir(parents=True)
-    for f in (ROOT / "models").glob("*.json"):
-        (models / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    m = ModelManifest.read(STATIC, models)
+    models, m = _manifests_without_calibration(tmp_path)
     with pytest.raises(ModelIntegrityError, match="calibration ranges file .* is missing"):
         calibration_ranges(m)
     ranges = json.loads((ROOT / "models" / m.build["calibration_ranges"]["file"]).read_text(encoding="utf-8"))
