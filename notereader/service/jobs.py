@@ -147,15 +147,16 @@ def analyze_revisions(revision_ids: list[int]) -> dict[str, Any]:
             written.append(rid)
     except Exception:
         metrics.incr(rt.redis, "analysis_failures")
-        rest = [rid for rid, _n, _s in todo if rid not in set(written)]
+        done_now = set(written)
+        rest = [rid for rid, _n, _s in todo if rid not in done_now]
         log.exception("rescore batch failed after %d of %d; queueing the other %d one by one",
                       len(written), len(todo), len(rest))
         job = get_current_job()
         for rid in rest:
             rt.enqueue_analysis(rid, ruleset_sha, resubmit_failed=True, meta=dict(job.meta) if job else None)
-        return {"analysed": len(written), "skipped": len(done), "requeued": len(rest), "gone": len(gone),
-                "worker_pid": ctx.pid, "load_id": ctx.load_id}
-    return {"analysed": len(written), "skipped": len(done), "requeued": 0, "gone": len(gone),
+    else:
+        rest = []
+    return {"analysed": len(written), "skipped": len(done), "requeued": len(rest), "gone": len(gone),
             "worker_pid": ctx.pid, "load_id": ctx.load_id}
 
 
