@@ -190,7 +190,7 @@ def compute_calibration_ranges(manifest: ModelManifest, fp32: Path, tokenizer: A
     bits (an AVX-512 machine and an AVX2 machine disagree), so they are computed once, committed under
     ``models/calibration/`` and pinned by hash; every build reads that file and does no inference.
     """
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationDataReader
 
     texts = calibration_texts(manifest) if texts is None else texts
     max_tokens = int((manifest.build or {}).get("max_tokens", 256))
@@ -206,13 +206,9 @@ def compute_calibration_ranges(manifest: ModelManifest, fp32: Path, tokenizer: A
             ids = np.array([tokenizer(text, truncation=True, max_length=max_tokens)["input_ids"]], dtype=np.int64)
             return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
 
-    with tempfile.TemporaryDirectory() as tmp, _quiet_quantiser():
+    with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "ranges.json"
-        quantize_static(str(fp32), str(Path(tmp) / "scratch.onnx"), Sentences(), quant_format=QuantFormat.QOperator,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_quantize=_static_quant_targets(fp32, intermediate_size),
-                        calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=str(cache),
-                        extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": True})
+        _quantize_static(fp32, Path(tmp) / "scratch.onnx", Sentences(), cache, intermediate_size)
         os.replace(cache, out)
 
 
@@ -228,13 +224,24 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, i
     cannot hold both (quantising them too drops the mean cosine to float32 from 0.993 to 0.94 on the bench
     corpus's sentences).
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
     ranges = calibration_ranges(manifest) if ranges is None else ranges
-    with tempfile.TemporaryDirectory() as tmp, _quiet_quantiser():
+    with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "ranges.json"  # a copy: the quantiser must never write to the pinned file
         shutil.copyfile(ranges, cache)
-        quantize_static(str(fp32), str(out), None, quant_format=QuantFormat.QOperator, per_channel=True,
+        _quantize_static(fp32, out, None, cache, intermediate_size)
+
+
+def _quantize_static(fp32: Path, out: Path, reader: Any, cache: Path, intermediate_size: int) -> None:
+    """onnxruntime's quantize_static with the static model's settings, for measuring ranges and for building.
+
+    With a ``reader`` (calibration sentences) the ranges are measured and written to ``cache``; with none,
+    they are read from ``cache`` and nothing runs. One call for both, so ranges are always measured with
+    the settings they are built with.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    with _quiet_quantiser():
+        quantize_static(str(fp32), str(out), reader, quant_format=QuantFormat.QOperator, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         nodes_to_quantize=_static_quant_targets(fp32, intermediate_size),
                         calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=str(cache),
