@@ -23,6 +23,13 @@ log = logging.getLogger("notereader.queue")
 
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 JOB_TIMEOUT = 600
+RESULT_TTL = 86400  # seconds a finished analysis job's result is kept
+FAILURE_TTL = 365 * 86400  # a job that gave up stays in RQ's failed registry for people to see
+
+
+def retry_policy(intervals: list[int]) -> Retry | None:
+    """RQ retries at these intervals (seconds), or none for an empty list."""
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
 def analysis_job_id(revision_id: int, ruleset_sha: str) -> str:
@@ -50,8 +57,7 @@ def enqueue_analysis(queue: Queue, revision_id: int, ruleset_sha: str, retry_int
     if state in LIVE or (state == JobStatus.FAILED and not resubmit_failed):
         return False
     queue.enqueue("notereader.service.jobs.analyze_revision", revision_id, job_id=job_id,
-                  retry=Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None,
-                  job_timeout=timeout, result_ttl=86400, failure_ttl=365 * 86400,
+                  retry=retry_policy(retry_intervals), job_timeout=timeout, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
                   description=f"analyse note revision {revision_id}", meta=meta or {})
     return True
 
@@ -68,10 +74,10 @@ def enqueue_new_revisions(queue: Queue, revision_ids: list[int], ruleset_sha: st
     if not revision_ids:
         return
     assert "notes_received" in COUNTERS  # nosec B101 # the counter named below exists
-    retry = Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None
+    retry = retry_policy(retry_intervals)
     jobs = [Queue.prepare_data("notereader.service.jobs.analyze_revision", (rid,),
                                job_id=analysis_job_id(rid, ruleset_sha), retry=retry, timeout=timeout,
-                               result_ttl=86400, failure_ttl=365 * 86400, description=f"analyse note revision {rid}",
+                               result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, description=f"analyse note revision {rid}",
                                meta={})
             for rid in revision_ids]
     with queue.connection.pipeline() as pipe:
@@ -101,13 +107,13 @@ def enqueue_batches(queue: Queue, revision_ids: list[int], ruleset_sha: str, ret
         chunk = revision_ids[start:start + 500]
         jobs = Job.fetch_many([analysis_job_id(rid, ruleset_sha) for rid in chunk], connection=queue.connection)
         keep += [rid for rid, job in zip(chunk, jobs) if job is None or job.get_status(refresh=False) not in LIVE]
-    retry = Retry(max=len(retry_intervals), interval=retry_intervals) if retry_intervals else None
+    retry = retry_policy(retry_intervals)
     prepared = []
     for start in range(0, len(keep), batch):
         ids = keep[start:start + batch]
         prepared.append(Queue.prepare_data(
             "notereader.service.jobs.analyze_revisions", (ids,), job_id=batch_job_id(ids, ruleset_sha), retry=retry,
-            timeout=timeout, result_ttl=86400, failure_ttl=365 * 86400,
+            timeout=timeout, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
             description=f"analyse {len(ids)} note revisions from {ids[0]}", meta=meta or {}))
     for start in range(0, len(prepared), 200):
         with queue.connection.pipeline() as pipe:

@@ -96,14 +96,13 @@ class Runtime:
 
     def enqueue_delivery(self, delivery_id: int, *, again: int | None = None) -> None:
         """Queue a write-back with the configured backoff; ``again`` (the attempts so far) for a redelivery."""
-        from rq import Retry
+        from notereader.service.queueing import FAILURE_TTL, retry_policy
 
         intervals = self.settings.webhook_retry_intervals
         suffix = "" if again is None else f"-again-{again}"
         self.webhook_queue.enqueue("notereader.service.jobs.deliver_webhook", delivery_id,
                                    job_id=f"webhook-{delivery_id}{suffix}",
-                                   retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                                   failure_ttl=365 * 86400,
+                                   retry=retry_policy(intervals), failure_ttl=FAILURE_TTL,
                                    description=f"write-back delivery {delivery_id}{' (again)' if suffix else ''}")
 
     def close(self) -> None:
