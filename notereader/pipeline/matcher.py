@@ -159,7 +159,7 @@ class RubricIndex:
             if not candidates:
                 continue
             cs, ce, ss, se = clause_tokens[ci]
-            long_enough = sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
+            long_enough = _long_enough(doc, cs, ce)
             for ri in sorted(candidates):
                 rubric = self.rubrics[ri]
                 sem = rnd(best[ci, ri])
@@ -205,7 +205,7 @@ class RubricIndex:
                 if ci in taken:
                     continue
                 cs, ce, ss, se = clause_tokens[ci]
-                if sum(1 for t in doc[cs:ce] if t.is_alpha) < MIN_MEANING_WORDS:
+                if not _long_enough(doc, cs, ce):
                     continue
                 support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
                 if support is not None:
@@ -272,6 +272,11 @@ def _cue_literals_of(nlp: Language, rules: ContextRules, statement: str) -> froz
     doc = nlp.make_doc(statement)
     ctx = find_cues(doc, rules)
     return frozenset(c.rule.literal.lower() for c in ctx.cues)
+
+
+def _long_enough(doc: Doc, cs: int, ce: int) -> bool:
+    """Does the clause have enough words (MIN_MEANING_WORDS) to raise a rubric on meaning alone?"""
+    return sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
 
 
 def _token_to_clause(n_tokens: int, clause_tokens: list[tuple[int, int, int, int]]) -> list[int]:
