@@ -10,6 +10,9 @@ The corpus format is ``shared/corpus/TAXONOMY.md``'s: each line a note with
   the decoy's evidence;
 - citation hit rate: correctly raised risks with a citation overlapping the
   gold evidence; quote integrity: every citation has text[start:end] == quote;
+- citation focus: over correctly raised risks, clauses cited per risk and the
+  share of cited clauses that overlap the gold evidence (a hit rate bought by
+  citing more clauses shows here as more clauses and a smaller share);
 - theme micro-F1 over (note, theme) pairs; goal-direction accuracy over the
   gold goals (a goal not found counts as wrong).
 """
@@ -54,6 +57,7 @@ class Tally:
     decoys: list[int] = field(default_factory=lambda: [0, 0])
     decoy_by_why: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     cite: list[int] = field(default_factory=lambda: [0, 0])
+    cited_clauses: list[int] = field(default_factory=lambda: [0, 0])  # on the gold evidence, all
     quotes: list[int] = field(default_factory=lambda: [0, 0])
     goals: list[int] = field(default_factory=lambda: [0, 0])
     goal_found: list[int] = field(default_factory=lambda: [0, 0, 0])
@@ -97,6 +101,9 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
                 t.cite[1] += 1
                 hit = _overlaps(pred[rid]["citations"], gold_risks[rid])
                 t.cite[0] += hit
+                for cit in pred[rid]["citations"]:
+                    t.cited_clauses[1] += 1
+                    t.cited_clauses[0] += _overlaps([cit], gold_risks[rid])
                 if keep_errors and not hit:
                     t.errors.append({"note_id": note.note_id, "kind": "citation_miss", "rubric": rid,
                                      "evidence": [text[s:e] for s, e in gold_risks[rid]],
@@ -155,6 +162,10 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
         "decoy_trip_rate": round(t.decoys[0] / t.decoys[1], 3) if t.decoys[1] else None,
         "decoy_trip_by_why": {k: f"{v[0]}/{v[1]}" for k, v in sorted(t.decoy_by_why.items())},
         "citation_hit_rate": round(t.cite[0] / t.cite[1], 3) if t.cite[1] else None,
+        "citation_focus": {
+            "clauses_per_risk": round(t.cited_clauses[1] / t.cite[1], 2) if t.cite[1] else None,
+            "share_on_evidence": round(t.cited_clauses[0] / t.cited_clauses[1], 3) if t.cited_clauses[1] else None,
+        },
         "quote_integrity": round(t.quotes[0] / t.quotes[1], 4) if t.quotes[1] else 1.0,
         "theme_micro": _prf(*t.theme),
         "goal_direction_accuracy": round(t.goals[0] / t.goals[1], 3) if t.goals[1] else None,
@@ -170,7 +181,9 @@ def format_report(r: dict[str, Any]) -> str:
     m = r["risk_micro"]
     lines.append(f"risk micro    P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  (tp {m['tp']} fp {m['fp']} fn {m['fn']})")
     lines.append(f"critical recall {r['critical_recall']}   decoy trip rate {r['decoy_trip_rate']}   {r['decoy_trip_by_why']}")
-    lines.append(f"citation hit rate {r['citation_hit_rate']}   quote integrity {r['quote_integrity']}")
+    cf = r["citation_focus"]
+    lines.append(f"citation hit rate {r['citation_hit_rate']}   quote integrity {r['quote_integrity']}   "
+                 f"clauses cited per risk {cf['clauses_per_risk']}, {cf['share_on_evidence']} of them on the evidence")
     tm = r["theme_micro"]
     lines.append(f"theme micro   P {tm['precision']:.3f}  R {tm['recall']:.3f}  F1 {tm['f1']:.3f}")
     gd = r["goal_detection"]

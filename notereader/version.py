@@ -58,8 +58,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        not take over a second report joined by "and that" ("he said his ex's
        new boyfriend ... and that he's done"); "was <past year>" dates an
        event ("her last admission was 2021"). Findings change for the same note.
+1.7.0  Citations: a clause kept as supporting evidence is no longer refused
+       for naming another person ("his uncle left him with bruises"): the
+       other-person rule decides whether the clause is about that person,
+       as it does for a clause that raises a rubric; cues of every other
+       category still refuse it anywhere in the clause. "the remote", "TV
+       remote" and "remote control" are not a remote history. Citations
+       change for the same note.
 """
 
-ENGINE_VERSION = "1.6.0"
+ENGINE_VERSION = "1.7.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -93,3 +93,20 @@ def test_a_rubric_raised_by_a_phrase_alone_also_cites_what_the_phrase_was_about(
     quotes = [c["quote"] for c in risk["citations"]]
     assert any("two little ones were on the kitchen floor" in q for q in quotes), quotes
     assert any("DCFS hotline" in q for q in quotes), quotes
+
+
+def test_a_childs_account_naming_the_adult_who_hurt_him_is_cited(reader):
+    """The person named is the one who did it, not the one it happened to: the other-person rule decides
+    that (the clause brings the child back in with "him"), not the bare presence of "uncle"."""
+    text = ("Report made to the CPS hotline. At pickup Jonah, 6, said his uncle left him with bruises on his legs "
+            "after the party.")
+    risk = _risk(reader.analyze_text(text), "child_safeguarding")
+    assert risk is not None
+    assert any("his uncle left him with bruises" in c["quote"] for c in risk["citations"]), risk["citations"]
+
+
+def test_another_familys_children_are_not_cited_as_what_a_report_was_about(reader):
+    text = "Report made to the CPS hotline. Her neighbor's boys were left by themselves all weekend with no food."
+    risk = _risk(reader.analyze_text(text), "child_safeguarding")
+    assert risk is not None
+    assert [c["quote"] for c in risk["citations"]] == ["Report made to the CPS hotline."]

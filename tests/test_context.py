@@ -49,6 +49,9 @@ def test_each_context_is_found(tagger, text, target, axis):
     ("Client denies drinking, but reports she relapsed on Saturday.", "relapsed"),
     ("After his uncle's funeral he started drinking again.", "drinking"),
     ("The lights got cut off yesterday.", "cut off"),
+    # "remote" is ConText's cue for a remote history, not the TV remote
+    ("His mom threw the TV remote at him when he asked for dinner.", "threw"),
+    ("He broke the remote control and his dad hit him for it.", "hit him"),
 ])
 def test_asserted_mentions_stay_asserted(tagger, text, target):
     got = tag(tagger, text, target)

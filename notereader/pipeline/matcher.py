@@ -219,9 +219,14 @@ class RubricIndex:
 
         Stricter than a clause that raises the rubric: any cue of a
         category the rubric is not raised under, anywhere in the clause,
-        stops it ("he says Lamar has never ..."), whatever its scope.
+        stops it ("he says Lamar has never ..."), whatever its scope. A
+        person named in the clause is the exception: whether the clause is
+        about that person is what the other-person rule itself decides (a
+        child's account that "his dad got him with the cord" is about the
+        child), so that cue stops it only where ``assess`` applies it.
         """
-        if any(cs <= c.start < ce and c.rule.category in rubric.not_when for c in ctx.cues):
+        if any(cs <= c.start < ce and c.rule.category in rubric.not_when and c.rule.category != "other_person"
+               for c in ctx.cues):
             return None
         a = assess(ctx, self.rules, cs, ce, ss, se, min_cover=CLAUSE_MIN_COVER)
         if a.first(rubric.not_when) is not None:
