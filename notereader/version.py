@@ -65,6 +65,10 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        category still refuse it anywhere in the clause. "the remote", "TV
        remote" and "remote control" are not a remote history. Citations
        change for the same note.
+       Context: an instruction that opens a sentence or list item ("Call for
+       any chest pain", "Call the crisis line for any thoughts of ...") makes
+       what it lists hypothetical (rule key opens_sentence); a rule with an
+       unknown key is refused by name.
 """
 
 ENGINE_VERSION = "1.7.0"

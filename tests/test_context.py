@@ -75,6 +75,7 @@ def test_negex_figures_beat_the_reference_systems():
     r = evaluate(NEGEX)
     assert r["negated"]["f1"] >= 0.97
     assert r["historical"]["f1"] > 0.629
+    assert r["hypothetical"]["f1"] >= 0.85  # medspaCy 0.809
 
 
 def clause_context(text):
@@ -293,3 +294,36 @@ def test_money_not_given_is_not_a_denial(tagger):
 
 def test_a_past_year_as_the_date_of_an_event_is_historical():
     assert clause_context("His most recent detox admission was 2022 at the county hospital.").has("historical")
+
+
+@pytest.mark.parametrize("text,target", [
+    ("Call the crisis line for any thoughts of hurting yourself or others.", "hurting yourself"),
+    ("Safety plan: call 911 for any threats from him.", "threats"),
+    ("Call for any chest pain or trouble breathing.", "chest pain"),
+    ("Meds reviewed.\n- Call for any missed doses", "missed doses"),
+])
+def test_an_instruction_lists_what_might_happen(tagger, text, target):
+    assert tag(tagger, text, target)["hypothetical"]
+
+
+@pytest.mark.parametrize("text,target", [
+    ("She had to call for an ambulance after he choked her.", "choked"),
+    ("CM will call for a welfare check because the kids were left alone.", "left alone"),
+    ("Call from mom: her boyfriend hit her last night.", "hit her"),
+])
+def test_an_instruction_cue_mid_sentence_is_a_report(tagger, text, target):
+    assert not tag(tagger, text, target)["hypothetical"]
+
+
+def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
+    import spacy
+    import yaml
+
+    from notereader.pipeline.context import RULES_PATH, ContextRules
+
+    data = yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    data["rules"].append({"literal": "call for", "category": "hypothetical", "opens_sentance": True})
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"'call for'.*opens_sentance"):
+        ContextRules(spacy.blank("en"), bad)

@@ -39,6 +39,9 @@ DIRECTIONS = ("forward", "backward", "bidirectional", "contrast")
 # A contrast cue may start this many tokens after its "but" ("but she has since ...").
 CONTRAST_GAP = 3
 RULES_PATH = PIPELINE_DATA_DIR / "context_rules.yaml"
+RULE_KEYS = frozenset({"literal", "category", "direction", "max_scope", "weak", "opens_sentence"})
+# What may come just before a cue that opens a sentence or a list item.
+SENTENCE_OPENERS = frozenset({".", "!", "?", ":", ";", "-", "*", "•", "·", "–", "—", ")"})
 # A past time this many tokens after "since" ("since back in 2024") starts something ongoing.
 SINCE_GAP = 3
 # Words that open a relative clause set off by commas, and the longest such aside (tokens).
@@ -53,6 +56,10 @@ class CueRule:
     direction: str
     max_scope: int
     weak: bool = False
+    # True: a cue only where it opens a sentence or a list item, as an
+    # instruction does ("Call for any chest pain", "Call the crisis line for
+    # thoughts of ..."), not mid-sentence ("she had to call for an ambulance").
+    opens_sentence: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,10 @@ class ContextRules:
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._rules_of_key: dict[int, list[CueRule]] = {}
         for i, r in enumerate(data["rules"]):
+            unknown = sorted(set(r) - RULE_KEYS)
+            if unknown:
+                raise ValueError(f"{path}: rule {i} ({r.get('literal')!r}) has unknown key(s) {unknown}; "
+                                 f"a rule may have {sorted(RULE_KEYS)}")
             cats = r["category"] if isinstance(r["category"], list) else [r["category"]]
             direction = r.get("direction", "forward")
             if direction not in DIRECTIONS:
@@ -112,7 +123,7 @@ class ContextRules:
                 if cat not in CATEGORIES + ("pseudo",):
                     raise ValueError(f"{path}: rule {i} has unknown category {cat!r}")
                 rules_here.append(CueRule(str(r["literal"]), cat, direction, int(r.get("max_scope", default_scope)),
-                                          bool(r.get("weak", False))))
+                                          bool(r.get("weak", False)), bool(r.get("opens_sentence", False))))
             self.rules += rules_here
             self.matcher.add(f"cue{i}", [nlp.make_doc(str(r["literal"]))])
             self._rules_of_key[nlp.vocab.strings[f"cue{i}"]] = rules_here
@@ -205,6 +216,8 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     raw: list[tuple[int, int, CueRule]] = []
     for key, start, end in rules.matcher(doc):
         for rule in rules._rules_of_key[key]:
+            if rule.opens_sentence and not _opens_sentence(original, orig_idx, doc, start):
+                continue
             raw.append((start, end, rule))
     for _key, start, end in rules.year(doc):
         raw.append((start, end, CueRule("in <year>", "historical", "bidirectional", 12)))
@@ -252,6 +265,14 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
             asides[cue.start] = aside
     return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, frozenset(rules.contrast_openers),
                       original.text, spans, asides)
+
+
+def _opens_sentence(original: Doc, orig_idx: list[int], doc: Doc, start: int) -> bool:
+    """Does token ``start`` of the space-free copy open a sentence, a line or a list item?"""
+    if start == 0 or doc[start - 1].text in SENTENCE_OPENERS:
+        return True
+    between = original.text[original[orig_idx[start - 1]].idx:original[orig_idx[start]].idx]
+    return "\n" in between
 
 
 def _aside_of(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
