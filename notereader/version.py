@@ -68,7 +68,11 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        Context: an instruction that opens a sentence or list item ("Call for
        any chest pain", "Call the crisis line for any thoughts of ...") makes
        what it lists hypothetical (rule key opens_sentence); a rule with an
-       unknown key is refused by name.
+       unknown key is refused by name. A history measured in hours, days or
+       a week or two ("a two-day history of vomiting") is recent, not
+       historical (ConText's two weeks); "presents", "presented", "came in"
+       and "coming in" end a scope (a new event after the background); each
+       numbered item "1) ... 2) ..." is a finding of its own.
 """
 
 ENGINE_VERSION = "1.7.0"

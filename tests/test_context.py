@@ -327,3 +327,21 @@ def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
     bad.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ValueError, match=r"'call for'.*opens_sentance"):
         ContextRules(spacy.blank("en"), bad)
+
+
+@pytest.mark.parametrize("text,target,historical", [
+    # a history measured in hours, days or a week or two began within ConText's two weeks: recent
+    ("Grandmother reports a two-day history of vomiting and fever in the baby.", "vomiting", False),
+    ("Cl describes a 48-hour history of chest pain.", "chest pain", False),
+    ("Mom reports a 1-week hx of the boy refusing food.", "refusing food", False),
+    ("Cl has a 3-month history of drinking daily.", "drinking daily", True),
+    ("He has a 30 day history of panic attacks.", "panic attacks", True),
+    # a new event after the background ends the history's scope
+    ("Cl has a history of asthma and presented to the clinic with a black eye.", "black eye", False),
+    ("Cl has a history of asthma and presented to the clinic with a black eye.", "asthma", True),
+    # each numbered item is a finding of its own
+    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "lights shut off", False),
+    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "eviction", True),
+])
+def test_how_far_a_history_reaches(tagger, text, target, historical):
+    assert tag(tagger, text, target)["historical"] is historical

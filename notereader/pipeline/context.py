@@ -44,6 +44,10 @@ RULE_KEYS = frozenset({"literal", "category", "direction", "max_scope", "weak", 
 SENTENCE_OPENERS = frozenset({".", "!", "?", ":", ";", "-", "*", "•", "·", "–", "—", ")"})
 # A past time this many tokens after "since" ("since back in 2024") starts something ongoing.
 SINCE_GAP = 3
+# Durations within ConText's two weeks: a history this long is recent (weeks: one or two only).
+RECENT_UNITS = frozenset({"hour", "hr", "day", "night", "dy"})
+NUMBER_WORDS = frozenset({"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                          "twelve", "thirteen", "fourteen", "several", "few"})
 # Words that open a relative clause set off by commas, and the longest such aside (tokens).
 RELATIVE_OPENERS = frozenset({"who", "whom", "whose", "which"})
 ASIDE_MAX = 5
@@ -226,6 +230,9 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     raw = [(s, e, r) for s, e, r in raw
            if not (r.category == "historical" and "since" not in r.literal.lower().split()
                    and any(doc[k].lower_ == "since" for k in range(max(0, s - SINCE_GAP), s)))]
+    # "a two-day history of fever", "a 1-week hx of not eating": a history measured in hours, days or
+    # a week or two began within ConText's two weeks, so it is recent, not historical.
+    raw = [(s, e, r) for s, e, r in raw if not (r.category == "historical" and _recent_duration_before(doc, s))]
     # Longest match wins; pseudo cues suppress every cue they overlap.
     raw.sort(key=lambda t: (-(t[1] - t[0]), t[0]))
     taken: dict[int, tuple[int, int]] = {}
@@ -253,6 +260,10 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
     for i, tok in enumerate(doc):
         if tok.text == ";" or (tok.text == ":" and any(t.text.isupper() and len(t.text) > 1 for t in doc[max(0, i - 3):i])):
             terms.add(i)
+        # "1) eviction notice 2) arrears": each numbered item is a finding of its own
+        if tok.text == ")" and i > 0 and doc[i - 1].text.isdigit() and len(doc[i - 1].text) <= 2 \
+                and (i < 2 or doc[i - 2].text != "("):
+            terms.update((i - 1, i))
     for cue in cues:  # "History: ..." a cue that heads a section scopes over all of it
         if cue.end < len(doc) and doc[cue.end].text in (":", "-") and cue.rule.direction not in ("backward", "contrast"):
             headers.add(cue.start)
@@ -265,6 +276,27 @@ def find_cues(original: Doc, rules: ContextRules) -> DocContext:
             asides[cue.start] = aside
     return DocContext(doc, cues, terms, times, category_stops, clean_of, headers, frozenset(rules.contrast_openers),
                       original.text, spans, asides)
+
+
+def _recent_duration_before(doc: Doc, start: int) -> bool:
+    """Is the cue at ``start`` a history measured as recent ("two-day", "48-hour", "1-week history")?"""
+    k = start - 1
+    if k < 0:
+        return False
+    unit = doc[k].lower_.rstrip("s")
+    if unit not in RECENT_UNITS and unit not in ("week", "wk"):
+        return False
+    k -= 1
+    if k >= 0 and doc[k].text == "-":
+        k -= 1
+    if k < 0:
+        return False
+    amount = doc[k].lower_
+    if unit in RECENT_UNITS:
+        if amount.isdigit():
+            return int(amount) <= (14 * 24 if unit in ("hour", "hr") else 14)
+        return amount in NUMBER_WORDS or amount in ("a", "couple")
+    return amount in ("1", "2", "one", "two", "a", "couple")
 
 
 def _opens_sentence(original: Doc, orig_idx: list[int], doc: Doc, start: int) -> bool:
