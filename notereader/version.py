@@ -62,7 +62,11 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        for naming another person ("his uncle left him with bruises"): the
        other-person rule decides whether the clause is about that person,
        as it does for a clause that raises a rubric; cues of every other
-       category still refuse it anywhere in the clause. "the remote", "TV
+       category still refuse it anywhere in the clause. The clause nearest
+       in meaning is cited beside any phrase whose own clause does not read
+       as the rubric (a hotline report), also when another clause raised the
+       rubric by meaning; a phrase in a clause that reads as the rubric brings
+       no such guess. "the remote", "TV
        remote" and "remote control" are not a remote history. Citations
        change for the same note.
        Context: an instruction that opens a sentence or list item ("Call for

@@ -110,3 +110,21 @@ def test_another_familys_children_are_not_cited_as_what_a_report_was_about(reade
     risk = _risk(reader.analyze_text(text), "child_safeguarding")
     assert risk is not None
     assert [c["quote"] for c in risk["citations"]] == ["Report made to the CPS hotline."]
+
+
+def test_a_report_named_beside_a_finding_also_cites_what_the_child_said(reader):
+    """The hotline phrase names the worker's response, not what was seen: the clause nearest the rubric
+    in meaning is cited with it even when another clause raised the rubric by meaning (here the child's
+    account scores far under the threshold: without the rule it is not cited)."""
+    text = ("The baby was left alone in the apartment for two hours this afternoon. Report made to the CPS "
+            "hotline. Jaylen, 8, said he makes dinner for his sister most nights because mom is asleep when "
+            "they get home.")
+    risk = _risk(reader.analyze_text(text), "child_safeguarding")
+    quotes = [c["quote"] for c in risk["citations"]]
+    assert any(q.startswith("Jaylen, 8, said he makes dinner") for q in quotes), quotes
+
+
+def test_a_phrase_whose_clause_reads_as_the_rubric_brings_no_guess(reader):
+    text = "Landlord served an eviction notice on Monday. Cl asked for help with moving boxes."
+    risk = _risk(reader.analyze_text(text), "housing_loss")
+    assert [c["quote"] for c in risk["citations"]] == ["Landlord served an eviction notice on Monday."]

@@ -41,7 +41,8 @@ CLAUSE_MIN_COVER = 0.4
 # the context stage would not suppress (a first-hand account worded less
 # like the rubric than the worker's summary of it).
 CITE_MARGIN = 0.15
-# A rubric raised by a literal phrase alone also cites the clause nearest it in meaning, if it scores this.
+# A rubric raised by a literal phrase in a clause that does not read as the rubric also cites the clause
+# nearest it in meaning, if it scores this.
 PHRASE_SUPPORT_FLOOR = 0.05
 
 
@@ -179,12 +180,14 @@ class RubricIndex:
 
     def _what_phrases_were_about(self, doc: Doc, hits: list[UnitHit], best: np.ndarray,
                                  best_idx: np.ndarray) -> list[UnitHit]:
-        """For a rubric raised by literal phrases alone, the clause that reads most like it, as support.
+        """For a rubric raised by a phrase in a clause that does not read as it, the clause that does, as support.
 
         A phrase often names the worker's response ("a report to the DCFS hotline") while what was seen
-        or said is worded like nothing in the rubric; that clause, the nearest in meaning in the note, is
-        what an auditor needs cited beside the phrase. Only if no context cue stops it and it scores at
-        least PHRASE_SUPPORT_FLOOR.
+        or said is worded like nothing in the rubric; that clause, the nearest in meaning in the note not
+        already cited, is what an auditor needs cited beside the phrase, whether or not another clause
+        raised the rubric by meaning too. Only if no context cue stops it and it scores at least
+        PHRASE_SUPPORT_FLOOR. A phrase in a clause that itself scores over the threshold ("the landlord
+        served an eviction notice") is the evidence, and brings no guess.
         """
         by_rubric: dict[str, list[UnitHit]] = {}
         for h in hits:
@@ -194,7 +197,9 @@ class RubricIndex:
         for ri, rubric in enumerate(self.rubrics):
             mine = by_rubric.get(rubric.id, [])
             raised = [h for h in mine if h.suppressed_by is None and not h.support]
-            if not raised or any(h.via == "meaning" for h in raised):
+            # a phrase in a clause that does not itself read as the rubric names something else
+            # (the report, the referral) than what was seen
+            if not any(h.via == "phrase" and rnd(best[h.clause, ri]) < self.thresholds[ri] for h in raised):
                 continue
             taken = {h.clause for h in mine}
             order = sorted(range(len(clause_tokens)), key=lambda c: (-rnd(best[c, ri]), c))
