@@ -345,3 +345,13 @@ def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
 ])
 def test_how_far_a_history_reaches(tagger, text, target, historical):
     assert tag(tagger, text, target)["historical"] is historical
+
+
+def test_the_capitalised_mention_is_the_annotated_one():
+    from notereader.pipeline.context_eval import locate
+
+    s = "Schizophrenia:  The patient has a long history of SCHIZOPHRENIA, is on medications."
+    a, b = locate(s, "schizophrenia")
+    assert s[a:b] == "SCHIZOPHRENIA"
+    s = "Cl reports no edema today."
+    assert s[slice(*locate(s, "Edema"))] == "edema"

@@ -48,6 +48,17 @@ def read_negex(path: Path) -> list[ContextRow]:
 
 
 def locate(sentence: str, target: str) -> tuple[int, int]:
+    """The target's span in the sentence.
+
+    The set writes the annotated mention in capitals ("... cyanosis or EDEMA."), so a capitalised
+    occurrence is taken before an earlier one in other case ("Schizophrenia: ... history of
+    SCHIZOPHRENIA"); otherwise the first case-insensitive one.
+    """
+    upper = target.strip().upper()
+    if upper != target.strip().lower():
+        j = sentence.find(upper)
+        if j >= 0:
+            return j, j + len(upper)
     i = sentence.lower().find(target.lower().strip())
     if i >= 0:
         return i, i + len(target.strip())
