@@ -4,7 +4,7 @@
     notereader analyze NOTE.txt                 readable report with highlights
     notereader context --jsonl IN.jsonl         the assertion stage on its own
     notereader eval CORPUS.jsonl [--json]       score against TAXONOMY gold
-    notereader eval-context NEGEX.tsv [--json]  score the assertion stage
+    notereader eval-context NEGEX.tsv [--json [--errors]]  score the assertion stage
     notereader demo                             the bundled sample notes, stored and analysed
     notereader rubrics lint|test|lock|calibrate [--rubrics DIR]
     notereader db upgrade | serve | worker | tokens create | audit verify | sweep
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval-context", help="score the assertion stage on a NegEx/ConText-format test set")
     p.add_argument("path", metavar="NEGEX.tsv")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--errors", action="store_true",
+                   help="with --json, list every row and axis where the stage disagrees with the annotation")
 
     p = sub.add_parser("demo", help="store and analyse the bundled sample notes (SQLite by default), print findings and the risk queue",
                        description="Store the bundled sample notes in the database at NOTEREADER_DATABASE_URL "
@@ -206,7 +208,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_eval_context(args: argparse.Namespace) -> int:
     from notereader.pipeline.context_eval import evaluate
 
-    result = evaluate(Path(args.path))
+    result = evaluate(Path(args.path), errors=10**9 if args.errors else 0)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:

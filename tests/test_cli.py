@@ -103,3 +103,16 @@ def test_text_report_highlights_the_cited_sentence(tmp_path):
     r = run("analyze", str(note))
     assert r.returncode == 0, r.stderr
     assert "RISKS" in r.stdout and "[[" in r.stdout and "WHY NOT FLAGGED" in r.stdout
+
+
+def test_eval_context_lists_its_disagreements(tmp_path, capsys):
+    tsv = tmp_path / "set.tsv"
+    tsv.write_text(
+        "line\tcondition\tsentence\tnegation\ttemporality\texperiencer\n"
+        "1\tcough\tPatient denies COUGH.\tNegated\tRecent\tPatient\n"
+        "2\tasthma\tASTHMA.\tAffirmed\tHistorical\tPatient\n",
+        encoding="utf-8")
+    assert main(["eval-context", str(tsv), "--json", "--errors"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["rows"] == 2 and r["negated"]["f1"] == 1.0
+    assert [(e["line"], e["axis"], e["gold"]) for e in r["errors"]] == [(3, "historical", True)]
