@@ -62,6 +62,16 @@ def test_negated_mention_is_suppressed_with_its_cue(reader):
     assert text[cue["start"]:cue["end"]] == why[0]["cue"]
 
 
+def test_discharge_instructions_list_what_might_happen(reader):
+    """An instruction lists symptoms to call about; it asserts none of them (engine 1.6.0 raised
+    medical_urgent here)."""
+    text = "Discharge instructions given. Call for any chest pain, trouble breathing or a seizure."
+    a = reader.analyze(Note("instr", text))
+    assert "medical_urgent" not in {r["rubric_id"] for r in a["risks"]}
+    why = {s["rubric_id"]: s for s in a["suppressed"]}
+    assert why["medical_urgent"]["reason"] == "hypothetical" and why["medical_urgent"]["cue"] == "Call for"
+
+
 def test_other_person_and_resolved_are_not_raised(reader):
     a = reader.analyze(Note("o", "Her cousin was evicted from the trailer park last month. The warrant from 2023 was recalled and cleared in court."))
     raised = {r["rubric_id"] for r in a["risks"]}
