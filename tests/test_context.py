@@ -296,23 +296,19 @@ def test_a_past_year_as_the_date_of_an_event_is_historical():
     assert clause_context("His most recent detox admission was 2022 at the county hospital.").has("historical")
 
 
-@pytest.mark.parametrize("text,target", [
-    ("Call the crisis line for any thoughts of hurting yourself or others.", "hurting yourself"),
-    ("Safety plan: call 911 for any threats from him.", "threats"),
-    ("Call for any chest pain or trouble breathing.", "chest pain"),
-    ("Meds reviewed.\n- Call for any missed doses", "missed doses"),
+@pytest.mark.parametrize("text,target,hypothetical", [
+    # an instruction lists what might happen
+    ("Call the crisis line for any thoughts of hurting yourself or others.", "hurting yourself", True),
+    ("Safety plan: call 911 for any threats from him.", "threats", True),
+    ("Call for any chest pain or trouble breathing.", "chest pain", True),
+    ("Meds reviewed.\n- Call for any missed doses", "missed doses", True),
+    # the same words inside a sentence report what happened
+    ("She had to call for an ambulance after he choked her.", "choked", False),
+    ("CM will call for a welfare check because the kids were left alone.", "left alone", False),
+    ("Call from mom: her boyfriend hit her last night.", "hit her", False),
 ])
-def test_an_instruction_lists_what_might_happen(tagger, text, target):
-    assert tag(tagger, text, target)["hypothetical"]
-
-
-@pytest.mark.parametrize("text,target", [
-    ("She had to call for an ambulance after he choked her.", "choked"),
-    ("CM will call for a welfare check because the kids were left alone.", "left alone"),
-    ("Call from mom: her boyfriend hit her last night.", "hit her"),
-])
-def test_an_instruction_cue_mid_sentence_is_a_report(tagger, text, target):
-    assert not tag(tagger, text, target)["hypothetical"]
+def test_an_instruction_opening_a_sentence(tagger, text, target, hypothetical):
+    assert tag(tagger, text, target)["hypothetical"] is hypothetical
 
 
 def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
