@@ -64,6 +64,51 @@ class Tally:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+DECOY_KINDS = ("negated", "historical", "hypothetical", "other_person", "resolved", "screening_negative")
+DIRECTIONS = ("progress", "setback", "mentioned")
+
+
+def gold_problems(gold: dict[str, Any], text: str, goal_ids: set[str], where: str, line: int) -> list[Problem]:
+    """Everything wrong with one note's gold, each named by its key path.
+
+    An evidence string that is not in the text would silently count as a miss (no citation can
+    overlap it), so it is an error, not a zero.
+    """
+    out: list[Problem] = []
+
+    def bad(key: str, msg: str) -> None:
+        out.append(Problem(where, line, f"gold.{key}", msg))
+
+    for group in ("risks", "decoys", "themes", "goals"):
+        if not isinstance(gold.get(group, []), list):
+            bad(group, "must be a list")
+            return out
+    for group, need in (("risks", ("rubric", "evidence")), ("decoys", ("rubric", "evidence", "why")),
+                        ("goals", ("goal_id", "direction", "evidence"))):
+        for i, item in enumerate(gold.get(group, [])):
+            key = f"{group}[{i}]"
+            if not isinstance(item, dict):
+                bad(key, "must be an object")
+                continue
+            for k in need:
+                if not isinstance(item.get(k), str) or not item[k]:
+                    bad(f"{key}.{k}", "is required (a non-empty string)")
+            ev = item.get("evidence")
+            if isinstance(ev, str) and ev and ev not in text:
+                bad(f"{key}.evidence", "is not an exact substring of the note's text (copy it character for character)")
+            if group == "decoys" and isinstance(item.get("why"), str) and item["why"] not in DECOY_KINDS:
+                bad(f"{key}.why", f"{item['why']!r} is not one of {', '.join(DECOY_KINDS)}")
+            if group == "goals":
+                if isinstance(item.get("direction"), str) and item["direction"] not in DIRECTIONS:
+                    bad(f"{key}.direction", f"{item['direction']!r} is not one of {', '.join(DIRECTIONS)}")
+                if isinstance(item.get("goal_id"), str) and item["goal_id"] not in goal_ids:
+                    bad(f"{key}.goal_id", f"{item['goal_id']!r} is not a goal of the note's plan")
+    for i, theme in enumerate(gold.get("themes", [])):
+        if not isinstance(theme, str) or not theme:
+            bad(f"themes[{i}]", "must be a theme id")
+    return out
+
+
 def read_corpus(path: Path) -> list[tuple[Any, dict[str, Any]]]:
     problems: list[Problem] = []
     out = []
@@ -74,6 +119,10 @@ def read_corpus(path: Path) -> list[tuple[Any, dict[str, Any]]]:
             gold = obj.get("gold")
             if not isinstance(gold, dict):
                 problems.append(Problem(str(path), lineno, "gold", "is required for evaluation: {risks, decoys, themes, goals}"))
+                continue
+            found = gold_problems(gold, note.text, {gid for gid, _ in note.goals}, str(path), lineno)
+            if found:
+                problems += found
                 continue
             out.append((note, gold))
     if problems:
