@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
 RUN = 8
-CHECKED = ["rubrics/*.yaml", "models/calibration/*.txt", "notereader/pipeline/data/*.yaml", "notereader/data/*.jsonl", "tests/**/*.py"]
+CHECKED = ["rubrics/*.yaml", "models/calibration/*.txt", "notereader/pipeline/data/*.yaml", "notereader/data/*.jsonl", "eval/*.jsonl",
+           "tests/**/*.py"]
 
 
 def _words(text: str) -> list[str]:
