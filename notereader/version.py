@@ -77,6 +77,18 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        historical (ConText's two weeks); "presents", "presented", "came in"
        and "coming in" end a scope (a new event after the background); each
        numbered item "1) ... 2) ..." is a finding of its own.
+       Context, from the errors of the tuning notes (eval/tuning_notes.jsonl):
+       an observed absence ("saw no", "found no", "no marks", "no bruising",
+       "no signs that") is a strong negation; "could"/"might" reach 8 tokens
+       and "could not" is a weak negation, not a possibility ("she couldn't
+       breathe"); "could not say/remember/recall/explain" asserts nothing; a
+       month of a past year ("in October 2024") is historical; "years ago"
+       and the like reach 8 tokens back; "a guy", "some guy", "another man"
+       are another person; a screen showing only the prescribed medication
+       ("buprenorphine only, as expected") is negative. Citations: when the
+       clause nearest in meaning to a phrase-raised rubric is stopped by a
+       context cue, the next nearest is taken. Classifiers change with the
+       cues (negated no_flag examples leave their negatives).
 """
 
 ENGINE_VERSION = "1.7.0"

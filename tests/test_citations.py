@@ -128,3 +128,14 @@ def test_a_phrase_whose_clause_reads_as_the_rubric_brings_no_guess(reader):
     text = "Landlord served an eviction notice on Monday. Cl asked for help with moving boxes."
     risk = _risk(reader.analyze_text(text), "housing_loss")
     assert [c["quote"] for c in risk["citations"]] == ["Landlord served an eviction notice on Monday."]
+
+
+def test_the_nearest_clause_a_cue_stops_gives_way_to_the_next(reader):
+    """"HV saw no marks" reads most like the rubric but is negated, so it is not the evidence: the next
+    nearest clause, the child's account, is cited beside the hotline report."""
+    text = ("Report made to the CPS hotline. HV saw no marks or bruises on the baby. Jaylen, 8, said he makes "
+            "dinner for his sister most nights because mom is asleep when they get home.")
+    risk = _risk(reader.analyze_text(text), "child_safeguarding")
+    quotes = [c["quote"] for c in risk["citations"]]
+    assert not any("saw no marks" in q for q in quotes), quotes
+    assert any(q.startswith("Jaylen, 8, said he makes dinner") for q in quotes), quotes

@@ -351,3 +351,38 @@ def test_the_capitalised_mention_is_the_annotated_one():
     assert s[a:b] == "SCHIZOPHRENIA"
     s = "Cl reports no edema today."
     assert s[slice(*locate(s, "Edema"))] == "edema"
+
+
+@pytest.mark.parametrize("text,target,axis,expected", [
+    # an observed absence is a strong negation
+    ("HV saw no marks or bruises on the baby.", "bruises", "negated", True),
+    ("No signs that anyone is taking her money, per the bank statements.", "taking her money", "negated", True),
+    ("He could not say where the rent money went.", "rent money went", "negated", True),
+    # an inability is not a possibility
+    ("He grabbed her by the neck and she couldn't breathe.", "grabbed her by the neck", "hypothetical", False),
+    ("He grabbed her by the neck and she couldn't breathe.", "breathe", "hypothetical", False),
+    ("If rent goes up again she could lose the apartment.", "lose the apartment", "hypothetical", True),
+    # "could" reaches the few words after it, not a whole dictated run-on
+    ("so the kids could eat also her oldest who is nine is watching the baby by himself from 3 to 11 at night",
+     "watching the baby by himself", "hypothetical", False),
+    # a month of a past year dates the event; "since" starts something still going on
+    ("The children were removed in October 2024 after the home was found without food.", "removed", "historical", True),
+    ("Evicted Oct. 2023 from the Elm St unit.", "Evicted", "historical", True),
+    ("She has been sleeping in her car since October 2024.", "sleeping in her car", "historical", False),
+    # a time "ago" dates the few words before it
+    ("he is hearing voices again and up all night pacing and yelling he did have a psych admission years ago",
+     "hearing voices", "historical", False),
+    ("he did have a psych admission years ago", "psych admission", "historical", True),
+    # someone else, said colloquially
+    ("A guy from the camp overdosed Saturday and was taken by ambulance.", "overdosed", "other_person", True),
+])
+def test_cues_of_engine_1_7(tagger, text, target, axis, expected):
+    assert tag(tagger, text, target)[axis] is expected
+
+
+@pytest.mark.parametrize("text", [
+    "UDS today positive for buprenorphine only, as expected.",
+    "Urine screen consistent with prescribed methadone; nothing else.",
+])
+def test_a_screen_showing_only_the_prescribed_medication_is_negative(text):
+    assert clause_context(text).has("screening_negative")

@@ -44,6 +44,9 @@ RULE_KEYS = frozenset({"literal", "category", "direction", "max_scope", "weak", 
 SENTENCE_OPENERS = frozenset({".", "!", "?", ":", ";", "-", "*", "•", "·", "–", "—", ")"})
 # A past time this many tokens after "since" ("since back in 2024") starts something ongoing.
 SINCE_GAP = 3
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
+MONTHS += [m + "." for m in MONTHS if len(m) <= 4]
 # Durations within ConText's two weeks: a history this long is recent (weeks: one or two only).
 RECENT_UNITS = frozenset({"hour", "hr", "day", "night", "dy"})
 NUMBER_WORDS = frozenset({"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -162,7 +165,9 @@ class ContextRules:
              [{"LOWER": {"IN": ["her", "his", "their", "my", "a", "an", "the"]}}, past_year],
              [{"LOWER": "back"}, {"LOWER": "in"}, past_year],  # longer than the "back in" cue, so it wins
              # "her last hospitalization was 2021": a past year as the date of the event
-             [{"LOWER": {"IN": ["was", "were"]}}, past_year]],
+             [{"LOWER": {"IN": ["was", "were"]}}, past_year],
+             # "removed in October 2024", "evicted Oct. 2023": a month of a past year
+             [{"LOWER": {"IN": MONTHS}}, {"TEXT": ".", "OP": "?"}, past_year]],
         )
 
 

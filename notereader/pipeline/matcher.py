@@ -215,7 +215,9 @@ class RubricIndex:
                 support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
                 if support is not None:
                     out.append(support)
-                break  # only the nearest clause: the next ones are guesses
+                    break  # only the nearest clause that could be evidence: the next ones are guesses
+                # a clause a context cue stops ("no marks or injuries observed") is not evidence of the
+                # risk: the next nearest is
         return out
 
     def _support(self, ctx, rubric: Rubric, ci: int, cs: int, ce: int, ss: int, se: int, sem: float,
