@@ -89,6 +89,9 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        clause nearest in meaning to a phrase-raised rubric is stopped by a
        context cue, the next nearest is taken. Classifiers change with the
        cues (negated no_flag examples leave their negatives).
+       A record field ("Caregiver: ...", "Topic today: ...", labels in
+       matcher.RECORD_FIELDS) raises no rubric on meaning; its literal
+       phrases still count.
 """
 
 ENGINE_VERSION = "1.7.0"

@@ -169,3 +169,16 @@ def test_goal_matching_uses_the_life_area_of_goal_and_clause(reader):
     (goal,) = a["goals"]
     assert "birth certificate" in goal["citations"][0]["quote"]
     assert -1.0 <= goal["score"] <= 1.0
+
+
+@pytest.mark.parametrize("text,raised", [
+    # a record field names who or what the note is about
+    ("Caregiver: Uncle Ray Delgado, the client's brother.", set()),
+    ("Topic today: safe sleep and toddler tantrums.", set()),
+    # a finding under a label that often heads an account is still a finding
+    ("Child: left alone in the car for an hour while mom shopped.", {"child_safeguarding"}),
+    # and a literal phrase in a record field still counts
+    ("Topic today: she told me her boyfriend choked her on Sunday.", {"domestic_violence"}),
+])
+def test_record_fields_raise_nothing_on_meaning(reader, text, raised):
+    assert {r["rubric_id"] for r in reader.analyze(Note("field", text))["risks"]} == raised

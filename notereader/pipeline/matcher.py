@@ -287,8 +287,31 @@ def _cue_literals_of(nlp: Language, rules: ContextRules, statement: str) -> froz
 
 
 def _long_enough(doc: Doc, cs: int, ce: int) -> bool:
-    """Does the clause have enough words (MIN_MEANING_WORDS) to raise a rubric on meaning alone?"""
-    return sum(1 for t in doc[cs:ce] if t.is_alpha) >= MIN_MEANING_WORDS
+    """Can the clause raise a rubric on meaning alone?
+
+    Not with fewer than MIN_MEANING_WORDS words, and not when it is a record field ("Caregiver: Uncle
+    Ray, the client's brother.", "Topic today: safe sleep and tantrums"): a label from RECORD_FIELDS and
+    a colon, naming who or what the note is about rather than saying what happened. Literal phrases
+    in either still count.
+    """
+    if sum(1 for t in doc[cs:ce] if t.is_alpha) < MIN_MEANING_WORDS:
+        return False
+    head = [t.lower_ for t in doc[cs:min(ce, cs + 4)] if not t.is_space]
+    for n in (1, 2, 3):
+        if len(head) > n and head[n] == ":" and " ".join(head[:n]) in RECORD_FIELDS:
+            return False
+    return True
+
+
+# Labels of record fields: who and what a note is about, not what happened. Labels that often head
+# an account ("Client:", "Child:", "Mother:", "Household:") are not here: "Child: found alone in the
+# car" is a finding.
+RECORD_FIELDS = frozenset({
+    "caregiver", "caregivers", "guardian", "participants", "present", "attendees", "attending", "location",
+    "address", "dob", "age", "date", "time", "worker", "staff", "program", "provider", "placement", "school",
+    "topic", "topics", "topic today", "session topic", "group topic", "contact", "collateral", "collaterals",
+    "household members", "referral source", "source",
+})
 
 
 def _token_to_clause(n_tokens: int, clause_tokens: list[tuple[int, int, int, int]]) -> list[int]:
