@@ -160,14 +160,14 @@ class RubricIndex:
             if not candidates:
                 continue
             cs, ce, ss, se = clause_tokens[ci]
-            long_enough = _long_enough(doc, cs, ce)
+            on_meaning = _may_raise_on_meaning(doc, cs, ce)
             for ri in sorted(candidates):
                 rubric = self.rubrics[ri]
                 sem = rnd(best[ci, ri])
-                semantic = long_enough and sem >= self.thresholds[ri]
+                semantic = on_meaning and sem >= self.thresholds[ri]
                 phr = phrase_hits.get((ci, ri), [])
                 if not semantic and not phr:
-                    if long_enough and sem >= rnd(support_floor[ri]):
+                    if on_meaning and sem >= rnd(support_floor[ri]):
                         support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
                         if support is not None:
                             hits.append(support)
@@ -210,7 +210,7 @@ class RubricIndex:
                 if ci in taken:
                     continue
                 cs, ce, ss, se = clause_tokens[ci]
-                if not _long_enough(doc, cs, ce):
+                if not _may_raise_on_meaning(doc, cs, ce):
                     continue
                 support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
                 if support is not None:
@@ -286,7 +286,7 @@ def _cue_literals_of(nlp: Language, rules: ContextRules, statement: str) -> froz
     return frozenset(c.rule.literal.lower() for c in ctx.cues)
 
 
-def _long_enough(doc: Doc, cs: int, ce: int) -> bool:
+def _may_raise_on_meaning(doc: Doc, cs: int, ce: int) -> bool:
     """Can the clause raise a rubric on meaning alone?
 
     Not with fewer than MIN_MEANING_WORDS words, and not when it is a record field ("Caregiver: Uncle
