@@ -296,21 +296,6 @@ def test_a_past_year_as_the_date_of_an_event_is_historical():
     assert clause_context("His most recent detox admission was 2022 at the county hospital.").has("historical")
 
 
-@pytest.mark.parametrize("text,target,hypothetical", [
-    # an instruction lists what might happen
-    ("Call the crisis line for any thoughts of hurting yourself or others.", "hurting yourself", True),
-    ("Safety plan: call 911 for any threats from him.", "threats", True),
-    ("Call for any chest pain or trouble breathing.", "chest pain", True),
-    ("Meds reviewed.\n- Call for any missed doses", "missed doses", True),
-    # the same words inside a sentence report what happened
-    ("She had to call for an ambulance after he choked her.", "choked", False),
-    ("CM will call for a welfare check because the kids were left alone.", "left alone", False),
-    ("Call from mom: her boyfriend hit her last night.", "hit her", False),
-])
-def test_an_instruction_opening_a_sentence(tagger, text, target, hypothetical):
-    assert tag(tagger, text, target)["hypothetical"] is hypothetical
-
-
 def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
     import spacy
     import yaml
@@ -325,24 +310,6 @@ def test_a_rule_with_an_unknown_key_is_refused_by_name(tmp_path):
         ContextRules(spacy.blank("en"), bad)
 
 
-@pytest.mark.parametrize("text,target,historical", [
-    # a history measured in hours, days or a week or two began within ConText's two weeks: recent
-    ("Grandmother reports a two-day history of vomiting and fever in the baby.", "vomiting", False),
-    ("Cl describes a 48-hour history of chest pain.", "chest pain", False),
-    ("Mom reports a 1-week hx of the boy refusing food.", "refusing food", False),
-    ("Cl has a 3-month history of drinking daily.", "drinking daily", True),
-    ("He has a 30 day history of panic attacks.", "panic attacks", True),
-    # a new event after the background ends the history's scope
-    ("Cl has a history of asthma and presented to the clinic with a black eye.", "black eye", False),
-    ("Cl has a history of asthma and presented to the clinic with a black eye.", "asthma", True),
-    # each numbered item is a finding of its own
-    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "lights shut off", False),
-    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "eviction", True),
-])
-def test_how_far_a_history_reaches(tagger, text, target, historical):
-    assert tag(tagger, text, target)["historical"] is historical
-
-
 def test_the_capitalised_mention_is_the_annotated_one():
     from notereader.pipeline.context_eval import locate
 
@@ -354,6 +321,27 @@ def test_the_capitalised_mention_is_the_annotated_one():
 
 
 @pytest.mark.parametrize("text,target,axis,expected", [
+    # an instruction lists what might happen
+    ("Call the crisis line for any thoughts of hurting yourself or others.", "hurting yourself", "hypothetical", True),
+    ("Safety plan: call 911 for any threats from him.", "threats", "hypothetical", True),
+    ("Call for any chest pain or trouble breathing.", "chest pain", "hypothetical", True),
+    ("Meds reviewed.\n- Call for any missed doses", "missed doses", "hypothetical", True),
+    # the same words inside a sentence report what happened
+    ("She had to call for an ambulance after he choked her.", "choked", "hypothetical", False),
+    ("CM will call for a welfare check because the kids were left alone.", "left alone", "hypothetical", False),
+    ("Call from mom: her boyfriend hit her last night.", "hit her", "hypothetical", False),
+    # a history measured in hours, days or a week or two began within ConText's two weeks: recent
+    ("Grandmother reports a two-day history of vomiting and fever in the baby.", "vomiting", "historical", False),
+    ("Cl describes a 48-hour history of chest pain.", "chest pain", "historical", False),
+    ("Mom reports a 1-week hx of the boy refusing food.", "refusing food", "historical", False),
+    ("Cl has a 3-month history of drinking daily.", "drinking daily", "historical", True),
+    ("He has a 30 day history of panic attacks.", "panic attacks", "historical", True),
+    # a new event after the background ends the history's scope
+    ("Cl has a history of asthma and presented to the clinic with a black eye.", "black eye", "historical", False),
+    ("Cl has a history of asthma and presented to the clinic with a black eye.", "asthma", "historical", True),
+    # each numbered item is a finding of its own
+    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "lights shut off", "historical", False),
+    ("Concerns: 1) hx of eviction 2) lights shut off Friday", "eviction", "historical", True),
     # an observed absence is a strong negation
     ("HV saw no marks or bruises on the baby.", "bruises", "negated", True),
     ("No signs that anyone is taking her money, per the bank statements.", "taking her money", "negated", True),
@@ -376,7 +364,7 @@ def test_the_capitalised_mention_is_the_annotated_one():
     # someone else, said colloquially
     ("A guy from the camp overdosed Saturday and was taken by ambulance.", "overdosed", "other_person", True),
 ])
-def test_cues_of_engine_1_7(tagger, text, target, axis, expected):
+def test_cues_and_scopes_of_engine_1_7(tagger, text, target, axis, expected):
     assert tag(tagger, text, target)[axis] is expected
 
 
