@@ -26,6 +26,8 @@ from typing import Any, Iterable
 
 from notereader.notes import iter_json_objects, validate_note
 from notereader.errors import InputError, Problem
+from notereader.pipeline.context import CATEGORIES
+from notereader.pipeline.goals import DIRECTIONS
 
 CRITICAL = ("self_harm", "violence_to_others", "domestic_violence", "child_safeguarding")
 
@@ -64,8 +66,9 @@ class Tally:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-DECOY_KINDS = ("negated", "historical", "hypothetical", "other_person", "resolved", "screening_negative")
-DIRECTIONS = ("progress", "setback", "mentioned")
+# A decoy's "why" is one of the reasons the context stage suppresses a mention; a goal's direction is one the
+# goal stage gives.
+DECOY_KINDS = CATEGORIES
 
 
 def gold_problems(gold: dict[str, Any], text: str, goal_ids: set[str], where: str, line: int) -> list[Problem]:
