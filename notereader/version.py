@@ -92,8 +92,18 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        A record field ("Caregiver: ...", "Topic today: ...", labels in
        matcher.RECORD_FIELDS) raises no rubric on meaning; its literal
        phrases still count.
+1.8.0  default model rebuilt with its int8 weights stored as uint8 offset
+       by 128 (the same real values; model.onnx f03b929b... instead of
+       ad57d632...). onnxruntime multiplies uint8 activations by int8
+       weights with VPMADDUBSW on a CPU without VNNI, which saturates a
+       16-bit sum of two products, so an AVX2 machine computed other vectors
+       than an AVX-512 VNNI one: dev risk F1 0.891 against 0.908 for the
+       same notes, rubrics and model file. uint8 x uint8 products are exact
+       on every CPU; the AVX2 machine now gives the AVX-512 machine's
+       figures on dev, the held-out, tuning and sample notes. Results change
+       on CPUs without VNNI; on VNNI CPUs only the model hash changes.
 """
 
-ENGINE_VERSION = "1.7.0"
+ENGINE_VERSION = "1.8.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

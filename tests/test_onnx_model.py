@@ -240,3 +240,86 @@ def test_the_pinned_ranges_are_the_calibration_of_the_pinned_sentences(tmp_path)
         for end in ("lowest", "highest"):
             a, b = got[name][end]["data"][0], pinned[name][end]["data"][0]
             assert a == b or abs(a - b) <= 1e-4 * max(1.0, abs(b)), (name, end, a, b)  # a == b: -inf (masks)
+
+
+def _quantised_weights(path: Path) -> dict[str, np.ndarray]:
+    """Each QLinearMatMul's constant weights as real values, scale x (q - zero point), by weight name."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    out = {}
+    for node in model.graph.node:
+        if node.op_type == "QLinearMatMul":
+            b, scale, zp = (init[n] for n in node.input[3:6])
+            out[node.input[3]] = (b.astype(np.int64) - zp.astype(np.int64)) * scale.astype(np.float64)
+    return out
+
+
+def test_the_default_model_stores_its_weights_unsigned_with_their_real_values_unchanged(tmp_path):
+    """The build shifts int8 weights to uint8 (zero point 128): same real values, other integers."""
+    import onnx
+    from onnx import numpy_helper
+
+    from notereader.pipeline.onnx_model import _quantize_static, calibration_ranges, unsigned_weights
+
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    assert m.build["weights"] == "uint8"
+    pinned = ensure_built(m, m.base)
+    model = onnx.load(str(pinned))
+    init = {t.name: t for t in model.graph.initializer}
+    products = [n for n in model.graph.node if n.op_type == "QLinearMatMul"]
+    assert len(products) == 30  # q, k, v, attention output and feed-forward input of 6 layers
+    for node in products:
+        for name in (node.input[3], node.input[5]):
+            assert init[name].data_type == onnx.TensorProto.UINT8, name
+        assert set(numpy_helper.to_array(init[node.input[5]]).tolist()) == {128}
+
+    fp32_manifest = ModelManifest.read(FP32_MODEL, ROOT / "models")
+    cache = tmp_path / "ranges.json"
+    cache.write_bytes(calibration_ranges(m).read_bytes())
+    signed = tmp_path / "signed.onnx"
+    _quantize_static(ensure_built(fp32_manifest, fp32_manifest.base), signed, None, cache, 1536)
+    assert unsigned_weights(signed, tmp_path / "unsigned.onnx") == 30
+    before, after = _quantised_weights(signed), _quantised_weights(tmp_path / "unsigned.onnx")
+    assert sorted(before) == sorted(after)
+    for name in before:
+        assert np.array_equal(before[name], after[name]), name
+
+
+def _integer_product(a: np.ndarray, b: np.ndarray, a_zp: int, b_zp: np.ndarray) -> np.ndarray:
+    """onnxruntime's integer matrix product (the kernel QLinearMatMul runs) of a and b on this CPU."""
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("MatMulInteger", ["A", "B", "A_zp", "B_zp"], ["Y"])
+    graph = helper.make_graph(
+        [node], "product", [helper.make_tensor_value_info("A", numpy_helper.from_array(a).data_type, list(a.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [a.shape[0], b.shape[1]])],
+        [numpy_helper.from_array(b, "B"), numpy_helper.from_array(np.array(a_zp, a.dtype), "A_zp"),
+         numpy_helper.from_array(b_zp, "B_zp")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"A": a})[0]
+
+
+def test_the_default_models_integer_products_are_exact_on_this_cpu():
+    """With the pinned model's own weights and activations over the whole uint8 range, onnxruntime's integer
+    products equal exact integer arithmetic, so they are the same on every CPU. (With the same weights as int8,
+    a CPU without VNNI adds pairs of products in a saturating 16-bit integer and gets other sums.)"""
+    import onnx
+    from onnx import numpy_helper
+
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    model = onnx.load(str(ensure_built(m, m.base)))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    rng = np.random.default_rng(7)
+    for node in [n for n in model.graph.node if n.op_type == "QLinearMatMul"][:5]:
+        b, b_zp = init[node.input[3]], init[node.input[5]]
+        a = rng.integers(0, 256, size=(48, b.shape[0])).astype(np.uint8)
+        a[:8] = 255  # the largest activations, where a 16-bit pair sum would overflow
+        exact = (a.astype(np.int64) - 3) @ (b.astype(np.int64) - b_zp.astype(np.int64))
+        got = _integer_product(a, b, 3, b_zp)
+        assert np.array_equal(got, exact), (node.name, int(np.abs(got - exact).max()))
