@@ -305,19 +305,28 @@ def _integer_product(a: np.ndarray, b: np.ndarray, a_zp: int, b_zp: np.ndarray) 
     return session.run(None, {"A": a})[0]
 
 
-def test_the_default_models_integer_products_are_exact_on_this_cpu():
-    """With the pinned model's own weights and activations over the whole uint8 range, onnxruntime's integer
+@pytest.mark.parametrize("name", [STATIC, pytest.param("all-MiniLM-L6-v2-onnx-int8", marks=pytest.mark.slow),
+                                  pytest.param("all-MiniLM-L6-v2-onnx-int8-pc", marks=pytest.mark.slow)])
+def test_an_int8_models_integer_products_are_exact_on_this_cpu(name):
+    """With a pinned model's own weights and activations over the whole uint8 range, onnxruntime's integer
     products equal exact integer arithmetic, so they are the same on every CPU. (With the same weights as int8,
     a CPU without VNNI adds pairs of products in a saturating 16-bit integer and gets other sums.)"""
     import onnx
     from onnx import numpy_helper
 
-    m = ModelManifest.read(STATIC, ROOT / "models")
+    from notereader.pipeline.onnx_model import INTEGER_PRODUCTS
+
+    m = ModelManifest.read(name, ROOT / "models")
+    assert m.build["weights"] == "uint8"
     model = onnx.load(str(ensure_built(m, m.base)))
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    products = [n for n in model.graph.node if n.op_type in INTEGER_PRODUCTS]
+    assert len(products) >= 30
     rng = np.random.default_rng(7)
-    for node in [n for n in model.graph.node if n.op_type == "QLinearMatMul"][:5]:
-        b, b_zp = init[node.input[3]], init[node.input[5]]
+    for node in products[:5]:
+        w, z = INTEGER_PRODUCTS[node.op_type]
+        b, b_zp = init[node.input[w]], init[node.input[z]]
+        assert b.dtype == np.uint8 and b_zp.dtype == np.uint8, node.name
         a = rng.integers(0, 256, size=(48, b.shape[0])).astype(np.uint8)
         a[:8] = 255  # the largest activations, where a 16-bit pair sum would overflow
         exact = (a.astype(np.int64) - 3) @ (b.astype(np.int64) - b_zp.astype(np.int64))

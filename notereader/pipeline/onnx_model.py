@@ -117,11 +117,16 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             final = Path(tmp) / "int8.onnx"
+            signed = Path(tmp) / "int8-signed.onnx"
             # per_channel: one scale per output column of each weight matrix instead of one per matrix; on the dev
             # corpus's sentences the cosine to the float32 vectors goes from 0.961 to 0.991 (mean) at the same speed
             with _quiet_quantiser():
-                quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
+                quantize_dynamic(str(fp32), str(signed), weight_type=QuantType.QInt8,
                                  per_channel=bool(build.get("per_channel", False)))
+            if build.get("weights") == "uint8":
+                unsigned_weights(signed, final)
+            else:
+                os.replace(signed, final)
         elif precision == "int8-static":
             final = Path(tmp) / "int8-static.onnx"
             quantize_static_calibrated(manifest, fp32, final, int(model.config.intermediate_size))
@@ -236,8 +241,12 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, i
             os.replace(signed, out)
 
 
+# The integer products of a quantised model and the positions of their constant weights and weights' zero point.
+INTEGER_PRODUCTS = {"QLinearMatMul": (3, 5), "MatMulInteger": (1, 3)}
+
+
 def unsigned_weights(src: Path, out: Path) -> int:
-    """Store each QLinearMatMul's constant int8 weights as uint8 offset by 128 (zero point 128); returns how many.
+    """Store each integer product's constant int8 weights as uint8 offset by 128 (zero point 128); returns how many.
 
     Why: the products are then exact on every x86 CPU. onnxruntime multiplies uint8 activations by int8
     weights with VPMADDUBSW on a CPU without VNNI (AVX2), which adds two products into a saturating 16-bit
@@ -245,7 +254,8 @@ def unsigned_weights(src: Path, out: Path) -> int:
     (dev risk F1 0.891 against 0.908, engine 1.7.0). uint8 x uint8 products are widened to 16 bits and added
     in 32, which cannot overflow, so every CPU computes the exact integer sums, as VNNI does. The weights'
     real values (scale x (q - zero point)) are unchanged, so the model is the same; only the arithmetic is
-    exact everywhere (checked by ``tests/test_onnx_model.py``).
+    exact everywhere (checked by ``tests/test_onnx_model.py``). Used by the static (QLinearMatMul) and the
+    dynamic (MatMulInteger) int8 builds whose manifest says ``"weights": "uint8"``.
     """
     import onnx
     from onnx import numpy_helper
@@ -255,18 +265,22 @@ def unsigned_weights(src: Path, out: Path) -> int:
     done: set[str] = set()
     count = 0
     for node in model.graph.node:
-        if node.op_type != "QLinearMatMul":
+        if node.op_type not in INTEGER_PRODUCTS:
             continue
-        for name in (node.input[3], node.input[5]):  # b, b_zero_point
+        positions = INTEGER_PRODUCTS[node.op_type]
+        if len(node.input) <= max(positions):
+            raise ModelIntegrityError(f"{node.op_type} {node.name!r} has no zero point for its weights.",
+                                      hint="The int8 builds always write one; check the quantiser's settings.")
+        for name in (node.input[i] for i in positions):
             tensor = init.get(name)
             if tensor is None:
-                raise ModelIntegrityError(f"QLinearMatMul {node.name!r}: input {name!r} is not a constant.",
-                                          hint="Build with MatMulConstBOnly so only constant weights are quantised.")
+                raise ModelIntegrityError(f"{node.op_type} {node.name!r}: input {name!r} is not a constant.",
+                                          hint="Only constant weights are quantised to int8; check the quantiser's settings.")
             if name in done:
                 continue
             if tensor.data_type != onnx.TensorProto.INT8:
-                raise ModelIntegrityError(f"QLinearMatMul {node.name!r}: weights {name!r} are not int8.",
-                                          hint="The static build quantises weights as QInt8; check the quantiser's settings.")
+                raise ModelIntegrityError(f"{node.op_type} {node.name!r}: weights {name!r} are not int8.",
+                                          hint="The int8 builds quantise weights as QInt8; check the quantiser's settings.")
             shifted = (numpy_helper.to_array(tensor).astype(np.int16) + 128).astype(np.uint8)
             tensor.CopyFrom(numpy_helper.from_array(shifted, name))
             done.add(name)
