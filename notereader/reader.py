@@ -63,14 +63,15 @@ class Reader:
         self.ruleset = rubrics if isinstance(rubrics, RubricSet) else load_rubrics(rubrics_dir(rubrics))
         self.embedder = embedder or load_embedder(model_name(model), models_dir(models), num_threads=num_threads)
         self.nlp = spacy.blank("en")
-        self.nlp.add_pipe(SEGMENTER)
+        segmenter = self.nlp.add_pipe(SEGMENTER)
         context = self.nlp.add_pipe(CONTEXT)
         matcher = self.nlp.add_pipe(RUBRIC_MATCHER)
         goals = self.nlp.add_pipe(GOALS)
         self.index, direction, training_sha = compile_rubrics(self.nlp, context.rules, self.ruleset, self.embedder)
         matcher.setup(self.index, self.embedder)
         goals.setup(direction)
-        data_sha = hashlib.sha256(f"{context.rules.sha256} {goals.cues.sha256} {training_sha}".encode()).hexdigest()
+        data_sha = hashlib.sha256(
+            f"{context.rules.sha256} {goals.cues.sha256} {training_sha} {segmenter.roles.sha256}".encode()).hexdigest()
         self.provenance: dict[str, Any] = {
             "engine_version": ENGINE_VERSION,
             "engine_data_sha256": data_sha,

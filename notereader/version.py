@@ -102,8 +102,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        on every CPU; the AVX2 machine now gives the AVX-512 machine's
        figures on dev, the held-out, tuning and sample notes. Results change
        on CPUs without VNNI; on VNNI CPUs only the model hash changes.
+1.9.0  a partner the note introduces by role ("her boyfriend Shane",
+       "Shane (bf)", "Bf Shane") is read with the role beside the bare name
+       in later clauses ("Shane 'grabbed me by the throat'" is scored as "her
+       boyfriend Shane 'grabbed me by the throat'"): clause vectors, rubric
+       classifiers, theme profiles and goal matching read these scoring
+       texts (roles.py, data/roles.yaml); quotes, citations, phrases and
+       context cues keep the note's own words.
 """
 
-ENGINE_VERSION = "1.8.0"
+ENGINE_VERSION = "1.9.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -36,7 +36,7 @@ def _clauses(reader: Any, notes: list[BenchNote]) -> list[str]:
     out = []
     for n in notes:
         doc = seg(reader.nlp.make_doc(n.text))
-        out += doc._.clause_texts
+        out += doc._.scoring_texts
     return out
 
 

@@ -22,6 +22,7 @@ from notereader.pipeline.context import ContextRules, find_cues
 from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.goals import DirectionModel, GoalCues, match_goals
 from notereader.pipeline.matcher import RubricIndex
+from notereader.pipeline.roles import RoleLexicon, introduced_roles, scoring_texts
 from notereader.pipeline.segment import segment
 
 # spaCy forbids "." in factory names, so "notereader.context.v1" is spelled
@@ -41,7 +42,11 @@ def _token_range(doc: Doc, start: int, end: int) -> tuple[int, int]:
 
 
 class Segmenter:
-    """Paragraphs, section headers, sentences and clauses (``segment.py``)."""
+    """Paragraphs, section headers, sentences and clauses (``segment.py``), and each clause's scoring text
+    (``roles.py``)."""
+
+    def __init__(self) -> None:
+        self.roles = RoleLexicon.load()
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
@@ -49,6 +54,7 @@ class Segmenter:
         doc._.text = text
         doc._.segmentation = seg
         doc._.clause_texts = [text[c.start:c.end] for c in seg.clauses]
+        doc._.scoring_texts = scoring_texts(doc._.clause_texts, introduced_roles(text, self.roles), self.roles)
         sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
         doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]
         starts = {a for a, b in sent_tok if b > a}
@@ -99,7 +105,7 @@ class RubricMatcher:
         for batch in minibatch(docs, size=batch_size):
             texts: set[str] = set()
             for doc in batch:
-                texts.update(doc._.clause_texts)
+                texts.update(doc._.scoring_texts)
                 texts.update(t for _gid, t in (doc._.plan_goals or ()) if t.strip())
             pending.append((batch, self._dispatch.submit(embedder.encode, texts)))
             if len(pending) > 1:
@@ -117,11 +123,11 @@ class RubricMatcher:
         for doc in batch:
             doc._.clause_vectors = vectors
             clauses = doc._.segmentation.clauses
-            doc._.clause_matrix = (np.array([vectors[t] for t in doc._.clause_texts], dtype=np.float64)
+            doc._.clause_matrix = (np.array([vectors[t] for t in doc._.scoring_texts], dtype=np.float64)
                                    if clauses else np.zeros((0, 0)))
             doc._.rubric_hits = self.index.match_doc(doc)
             if doc._.plan_goals:
-                texts_here = sorted(set(doc._.clause_texts)
+                texts_here = sorted(set(doc._.scoring_texts)
                                     | {t for _gid, t in doc._.plan_goals if t.strip()})
                 doc._.theme_profiles = self.index.theme_profiles(
                     np.array([vectors[t] for t in texts_here], dtype=np.float64), texts_here)

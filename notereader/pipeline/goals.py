@@ -217,7 +217,7 @@ def _theme_similarity(doc: Doc, goal_text: str) -> np.ndarray:
     g = profiles.get(goal_text)
     if g is None:
         return np.zeros(len(clauses))
-    return np.array([float(profiles[t] @ g) for t in doc._.clause_texts])
+    return np.array([float(profiles[t] @ g) for t in doc._.scoring_texts])
 
 
 def _is_title(text: str, start: int, end: int) -> bool:

@@ -140,7 +140,7 @@ class RubricIndex:
         clauses = seg.clauses
         if not clauses:
             return []
-        best, best_idx = self.scores(doc._.clause_matrix, doc._.clause_texts)
+        best, best_idx = self.scores(doc._.clause_matrix, doc._.scoring_texts)
         # phrase matches per clause
         phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
         tok_clause = _token_to_clause(len(doc), clause_tokens)
