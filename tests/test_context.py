@@ -52,6 +52,9 @@ def test_each_context_is_found(tagger, text, target, axis):
     # "remote" is ConText's cue for a remote history, not the TV remote
     ("His mom threw the TV remote at him when he asked for dinner.", "threw"),
     ("He broke the remote control and his dad hit him for it.", "hit him"),
+    # nor case work's remote meeting or access, which happen now
+    ("Mrs. Oduya let a caller remote into her bank account yesterday.", "bank account"),
+    ("Remote session: bf hit her Friday.", "bf hit her"),
 ])
 def test_asserted_mentions_stay_asserted(tagger, text, target):
     got = tag(tagger, text, target)
