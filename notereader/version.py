@@ -109,8 +109,13 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        classifiers, theme profiles and goal matching read these scoring
        texts (roles.py, data/roles.yaml); quotes, citations, phrases and
        context cues keep the note's own words.
+1.10.0 a clause matched by meaning is denied when the cue reaches the words
+       after its reporting frame: "Client says no thoughts of suicide" was
+       raised as self_harm because "Client says" counted as undenied words.
+       Context: case work's "remote" (remote into, remote hearing, remote
+       session) is not a remote history.
 """
 
-ENGINE_VERSION = "1.9.0"
+ENGINE_VERSION = "1.10.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

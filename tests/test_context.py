@@ -119,9 +119,21 @@ def test_the_client_stays_in_the_clause(text):
 
 @pytest.mark.parametrize("text,axis", [
     ("Cl says she has been sober since 2021 and goes to meetings weekly.", "resolved"),
+    # the reporting frame is not what is denied: "Pt says no thoughts of dying" denies all it reports
+    ("Pt says no thoughts of dying.", "negated"),
+    ("Cl stated that he denies any thoughts of harming his brother.", "negated"),
 ])
 def test_clause_contexts(text, axis):
     assert clause_context(text).has(axis)
+
+
+@pytest.mark.parametrize("text", [
+    # the frame is only the words that lead straight to the cue; what is reported before it still counts
+    "Cl states she used fentanyl Friday and has no cravings.",
+    "Mom reports the toddler was left alone all night, no neighbors checked.",
+])
+def test_a_reported_risk_before_a_denial_is_not_denied(text):
+    assert not clause_context(text).has("negated")
 
 
 @pytest.mark.parametrize("text", [

@@ -489,7 +489,7 @@ def assess(
         hit = len(covered & set(range(target_start, target_end)))
         if hit == 0:
             continue
-        if min_cover and _word_cover(ctx, cue, covered, target_start, target_end) < min_cover:
+        if min_cover and _word_cover(ctx, cue, covered, target_start, target_end, rules.reporting_verbs) < min_cover:
             continue
         if cat == "other_person" and not _other_person_applies(ctx, rules, cue, target_start, sent_start, sent_end,
                                                                clause_mode=min_cover > 0, target_end=target_end):
@@ -501,17 +501,27 @@ def assess(
     return result
 
 
-def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int, target_end: int) -> float:
+def _word_cover(ctx: DocContext, cue: Cue, covered: set[int], target_start: int, target_end: int,
+                reporting_verbs: frozenset[str] | set[str] = frozenset()) -> float:
     """Share of the target's words, other than the cue's own, that the cue's scope reaches.
 
     Punctuation, quote marks and the cue itself do not count: in "He has no
     history of suicide attempts." the cue reaches 2 of the 4 other words.
     For a negation, function words ("it", "was", "and", "to") do not count
     either: what is denied is in the content words ("Says it was an accident
-    and denies wanting to hurt herself": 3 of 5).
+    and denies wanting to hurt herself": 3 of 5). Nor does the reporting frame
+    that opens the clause and leads straight to the cue ("Client says", "Def
+    states"): "Client says no thoughts of suicide" denies all it reports,
+    like "No thoughts of suicide".
     """
     content_only = cue.rule.category == "negated"
-    words = [k for k in range(target_start, target_end)
+    frame_end = target_start
+    for k in range(min(cue.start, target_end) - 1, target_start - 1, -1):
+        if ctx.doc[k].lower_ in reporting_verbs:
+            if all(not any(ch.isalnum() for ch in ctx.doc[j].text) or ctx.doc[j].is_stop for j in range(k + 1, cue.start)):
+                frame_end = k + 1  # only the frame's own words lie before the cue ("Client says that no ...")
+            break
+    words = [k for k in range(frame_end, target_end)
              if not (cue.start <= k < cue.end) and any(ch.isalnum() for ch in ctx.doc[k].text)
              and not (content_only and ctx.doc[k].is_stop)]
     if not words:
