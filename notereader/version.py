@@ -114,8 +114,13 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        raised as self_harm because "Client says" counted as undenied words.
        Context: case work's "remote" (remote into, remote hearing, remote
        session) is not a remote history.
+1.11.0 context: a time word right after a screening instrument dates the
+       screen and no longer parts it from its result ("PHQ-9 today totals 4,
+       with 0 on the self-harm question" is a negative screen); a two-way cue
+       before a colon reaches back as well as over what follows ("Allegation
+       of financial exploitation by neighbor unsubstantiated: ...").
 """
 
-ENGINE_VERSION = "1.10.0"
+ENGINE_VERSION = "1.11.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

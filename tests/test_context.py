@@ -34,6 +34,10 @@ def tag(tagger, text, target):
     ("The warrant was recalled on Monday.", "warrant", "resolved"),
     ("PHQ-9 item 9 scored 0 today.", "item 9", "screening_negative"),
     ("Hunger Vital Sign screen negative.", "Hunger Vital Sign", "screening_negative"),
+    # a time word right after the instrument dates the screen
+    ("PHQ-9 this morning came to 3, 0 on the self-harm item.", "self-harm", "screening_negative"),
+    # a two-way cue before a colon reaches back as well as over what follows
+    ("Report of theft by the home aide unsubstantiated: bank records reviewed with cl.", "theft", "resolved"),
 ])
 def test_each_context_is_found(tagger, text, target, axis):
     got = tag(tagger, text, target)
@@ -55,6 +59,8 @@ def test_each_context_is_found(tagger, text, target, axis):
     # nor case work's remote meeting or access, which happen now
     ("Mrs. Oduya let a caller remote into her bank account yesterday.", "bank account"),
     ("Remote session: bf hit her Friday.", "bf hit her"),
+    # but it still parts an old screen from what is said now
+    ("PHQ-9 score of 0 at intake, today she says she wants to die.", "wants to die"),
 ])
 def test_asserted_mentions_stay_asserted(tagger, text, target):
     got = tag(tagger, text, target)

@@ -339,12 +339,13 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
     if cue.start in ctx.asides:
         a_lo, a_hi = ctx.asides[cue.start]
         lo, hi = max(lo, a_lo), min(hi, a_hi)
+    stops = ctx.terminator_tokens | ctx.category_stops.get(cue.rule.category, set())
     if cue.start in ctx.header_cues:
         j = cue.end + 1
         while j < hi and not (j in ctx.terminator_tokens and ctx.doc[j].text in (":", ";")):
             j += 1
-        return cue.start, cue.start, cue.end, j
-    stops = ctx.terminator_tokens | ctx.category_stops.get(cue.rule.category, set())
+        # a two-way cue before a colon still reaches back: "Allegation of exploitation unsubstantiated: ..."
+        return _backward_start(ctx, cue, lo, stops), cue.start, cue.end, j
     if cue.rule.category == "other_person":
         stops = stops - ctx.time_terminators
     elif cue.rule.category == "negated" and not cue.rule.weak:
@@ -353,12 +354,7 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
         stops = stops - {t for t in ctx.time_terminators if t > 0 and ctx.doc[t - 1].is_alpha}
     if cue.rule.direction == "contrast":
         return _contrast_scope(ctx, cue, lo, stops)
-    before_a = cue.start
-    if cue.rule.direction in ("backward", "bidirectional"):
-        j = cue.start - 1
-        while j >= lo and j not in stops and cue.start - j <= cue.rule.max_scope:
-            j -= 1
-        before_a = j + 1
+    before_a = _backward_start(ctx, cue, lo, stops)
     after_d = cue.end
     if cue.rule.direction in ("forward", "bidirectional"):
         j = cue.end
@@ -366,6 +362,16 @@ def _scope(ctx: DocContext, cue: Cue, lo: int, hi: int) -> tuple[int, int, int, 
             j += 1
         after_d = j
     return before_a, cue.start, cue.end, after_d
+
+
+def _backward_start(ctx: DocContext, cue: Cue, lo: int, stops: set[int]) -> int:
+    """Where the scope before a backward or two-way cue starts (the cue's own start for a forward one)."""
+    if cue.rule.direction not in ("backward", "bidirectional"):
+        return cue.start
+    j = cue.start - 1
+    while j >= lo and j not in stops and cue.start - j <= cue.rule.max_scope:
+        j -= 1
+    return j + 1
 
 
 def _contrast_scope(ctx: DocContext, cue: Cue, lo: int, stops: set[int]) -> tuple[int, int, int, int]:
@@ -534,7 +540,14 @@ def screening_in(ctx: DocContext, rules: ContextRules, sent_start: int, sent_end
     """A negative screening result in the target's stretch of the sentence."""
     doc = ctx.doc
     lo, hi = sent_start, sent_end
-    for t in ctx.terminator_tokens:
+    # a time word right after the instrument dates the screen, it does not part it from its result:
+    # "PHQ-9 today totals 4, with 0 on the self-harm item" (but "PHQ-9 0 at intake, today she wants to die")
+    dated: set[int] = set()
+    for _k, _s, e in rules.instruments(doc[sent_start:sent_end]):
+        while e in ctx.time_terminators:  # every token of the time phrase ("this morning")
+            dated.add(e)
+            e += 1
+    for t in ctx.terminator_tokens - dated:
         if sent_start <= t < target_start:
             lo = max(lo, t + 1)
         elif target_end <= t < sent_end:
