@@ -128,6 +128,9 @@ def test_the_client_stays_in_the_clause(text):
     # the reporting frame is not what is denied: "Pt says no thoughts of dying" denies all it reports
     ("Pt says no thoughts of dying.", "negated"),
     ("Cl stated that he denies any thoughts of harming his brother.", "negated"),
+    # a stated absence of intent denies the harm it names
+    ("He said \"I'm not going to hurt that guy, I just want my money back.\"", "negated"),
+    ("She has no plan to act on the thoughts of dying.", "negated"),
 ])
 def test_clause_contexts(text, axis):
     assert clause_context(text).has(axis)
