@@ -119,8 +119,13 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        with 0 on the self-harm question" is a negative screen); a two-way cue
        before a colon reaches back as well as over what follows ("Allegation
        of financial exploitation by neighbor unsubstantiated: ...").
+1.12.0 context: a woman named as another person is the "her" that follows
+       her ("her sister lost her apartment" is about the sister), unless
+       what follows is the client's own means or belongings ("her daughter
+       cashes her check"); word lists female_persons and client_belongings
+       in data/context_rules.yaml.
 """
 
-ENGINE_VERSION = "1.11.0"
+ENGINE_VERSION = "1.12.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -107,6 +107,8 @@ def clause_context(text):
     "Cl told writer her best friend tried to kill herself last week.",
     "His roommate's girlfriend was arrested for shoplifting.",
     "Her friend Tanya has been drinking again and cl is worried.",
+    # a woman named as the other person is the "her" that follows her
+    "Cl mentioned her aunt in Tulsa lost her job and her apartment last month.",
 ])
 def test_another_person_as_subject_of_the_clause(text):
     assert clause_context(text).has("other_person")
@@ -118,6 +120,8 @@ def test_another_person_as_subject_of_the_clause(text):
     "Cl was evicted and is now staying with her sister.",
     "Her sister says the client has not eaten in days.",
     "The landlord's son threatened to change the locks on cl.",
+    # unless what follows is the client's own means, which others take
+    "Her granddaughter keeps her debit card and spends her check.",
 ])
 def test_the_client_stays_in_the_clause(text):
     assert not clause_context(text).has("other_person")

@@ -156,6 +156,8 @@ class ContextRules:
         self.client_refs = {str(v).lower() for v in op["client_refs"]}
         self.person_nouns = {str(v).lower() for v in op.get("person_nouns", [])}
         self.subject_lead = {str(v).lower() for v in op.get("subject_lead", [])}
+        self.female_persons = {str(v).lower() for v in op.get("female_persons", [])}
+        self.client_belongings = {str(v).lower() for v in op.get("client_belongings", [])}
         self.year = Matcher(nlp.vocab)
         past_year = {"SHAPE": "dddd", "TEXT": {"REGEX": r"^(19[5-9]\d|20[01]\d|202[0-5])$"}}
         self.year.add(
@@ -431,6 +433,8 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
             return False
         if w == "her" and k > target_start:
             following = doc[k + 1].lower_ if k + 1 < len(doc) else ""
+            if doc[cue.end - 1].lower_ in rules.female_persons and following not in rules.client_belongings:
+                continue  # "her sister lost her apartment": her own
             if following not in rules.person_nouns:
                 return False  # "her nephew takes her check": the client is back in the clause
     return True
