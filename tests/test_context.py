@@ -38,6 +38,7 @@ def tag(tagger, text, target):
     ("PHQ-9 this morning came to 3, 0 on the self-harm item.", "self-harm", "screening_negative"),
     # a two-way cue before a colon reaches back as well as over what follows
     ("Report of theft by the home aide unsubstantiated: bank records reviewed with cl.", "theft", "resolved"),
+    ("The burn on her left hand has healed, no dressing needed.", "burn", "resolved"),
 ])
 def test_each_context_is_found(tagger, text, target, axis):
     got = tag(tagger, text, target)
@@ -59,6 +60,7 @@ def test_each_context_is_found(tagger, text, target, axis):
     # nor case work's remote meeting or access, which happen now
     ("Mrs. Oduya let a caller remote into her bank account yesterday.", "bank account"),
     ("Remote session: bf hit her Friday.", "bf hit her"),
+    ("The pressure sore on his heel has not healed and now smells.", "pressure sore"),
     # but it still parts an old screen from what is said now
     ("PHQ-9 score of 0 at intake, today she says she wants to die.", "wants to die"),
 ])
