@@ -43,6 +43,7 @@ class RoleLexicon:
     sha256: str
     introduce_before: re.Pattern[str]  # [possessive] ROLE [,(] [title] Name
     introduce_after: re.Pattern[str]   # Name [,(] [possessive] ROLE
+    role_words: str  # regex alternation of every role word, as written and as read
 
     @classmethod
     def load(cls, path: Path | None = None) -> "RoleLexicon":
@@ -56,7 +57,8 @@ class RoleLexicon:
         before = re.compile(rf"(?<![\w/-])(?:(?i:({poss}))\s+)?(?i:({words}))(?![\w/-])[ \t]*([,(]?)[ \t]*"
                             rf"(?:(?:{titles})\.?[ \t]+)?([A-Z][a-z]+)\b")
         after = re.compile(rf"\b([A-Z][a-z]+)[ \t]*[,(][ \t]*(?:(?i:({poss}))[ \t]+)?(?i:({words}))(?![\w/-])")
-        return cls(roles, not_names, hashlib.sha256(raw).hexdigest(), before, after)
+        role_words = "|".join(re.escape(w) for w in sorted({*roles, *roles.values()}, key=lambda w: (-len(w), w)))
+        return cls(roles, not_names, hashlib.sha256(raw).hexdigest(), before, after, role_words)
 
 
 def _possessive(text: str) -> str | None:
@@ -97,7 +99,7 @@ def scoring_texts(clause_texts: list[str], roles: dict[str, tuple[str | None, st
     if not roles:
         return list(clause_texts)
     note_possessive = _possessive(" ".join(clause_texts)) or "her"
-    words = "|".join(re.escape(w) for w in sorted({*lex.roles, *lex.roles.values()}, key=lambda w: (-len(w), w)))
+    words = lex.role_words
     titles = "|".join(TITLES)
     out = []
     for text in clause_texts:
