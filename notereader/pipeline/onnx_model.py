@@ -123,10 +123,7 @@ def build_onnx(manifest: ModelManifest, base: ModelManifest, out: Path) -> None:
             with _quiet_quantiser():
                 quantize_dynamic(str(fp32), str(signed), weight_type=QuantType.QInt8,
                                  per_channel=bool(build.get("per_channel", False)))
-            if build.get("weights") == "uint8":
-                unsigned_weights(signed, final)
-            else:
-                os.replace(signed, final)
+            _store_weights(build, signed, final)
         elif precision == "int8-static":
             final = Path(tmp) / "int8-static.onnx"
             quantize_static_calibrated(manifest, fp32, final, int(model.config.intermediate_size))
@@ -235,10 +232,15 @@ def quantize_static_calibrated(manifest: ModelManifest, fp32: Path, out: Path, i
         shutil.copyfile(ranges, cache)
         signed = Path(tmp) / "signed.onnx"
         _quantize_static(fp32, signed, None, cache, intermediate_size)
-        if (manifest.build or {}).get("weights") == "uint8":
-            unsigned_weights(signed, out)
-        else:
-            os.replace(signed, out)
+        _store_weights(manifest.build or {}, signed, out)
+
+
+def _store_weights(build: dict[str, Any], signed: Path, out: Path) -> None:
+    """Move the quantiser's file to ``out``, its int8 weights made unsigned if the manifest says ``"weights": "uint8"``."""
+    if build.get("weights") == "uint8":
+        unsigned_weights(signed, out)
+    else:
+        os.replace(signed, out)
 
 
 # The integer products of a quantised model and the positions of their constant weights and weights' zero point.
