@@ -124,8 +124,15 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        what follows is the client's own means or belongings ("her daughter
        cashes her check"); word lists female_persons and client_belongings
        in data/context_rules.yaml.
+1.13.0 the compiled index (fitted classifiers) is cached under a key that
+       covers the code and data of notereader/pipeline and notereader/rubrics
+       and the numpy and scipy versions, not only the engine version: an
+       index fitted by code edited under an unchanged version was reused.
+       The results recorded for 1.12.0 on an AVX2 machine came from such an
+       index and differ in the fourth decimal from those of a fresh 1.12.0
+       build, which 1.13.0 gives unchanged.
 """
 
-ENGINE_VERSION = "1.12.0"
+ENGINE_VERSION = "1.13.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

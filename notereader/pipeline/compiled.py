@@ -4,10 +4,13 @@ Compiling embeds every rubric statement and example plus the background
 sentences and the goal-direction examples, and fits the per-rubric
 classifiers and the goal-direction model: about a minute on a 2-core
 machine. The result depends only on the model files, the rubric contents, the
-engine's data files and the engine version, so it is cached on disk under a
-key made of their hashes (``$NOTEREADER_CACHE_DIR``, default
-``~/.cache/notereader``). A changed rubric changes the key; a stale cache is
-never used. Delete the directory at any time to force a rebuild.
+engine's code and data files and the engine version, so it is cached on disk
+under a key made of their hashes (``$NOTEREADER_CACHE_DIR``, default
+``~/.cache/notereader``). A changed rubric, cue file or line of the pipeline's
+code changes the key, so a stale cache is never used: the engine version alone
+did not suffice, since code edited between two version bumps (or tried and
+reverted) trained the classifiers on other data under the same key. Delete the
+directory at any time to force a rebuild.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy
 import sklearn
 from spacy.language import Language
 
@@ -35,6 +39,23 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "notereader"
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_sha256(root: Path = PACKAGE_ROOT) -> str:
+    """SHA-256 of the code and data compiling runs: every file of ``notereader/pipeline`` and ``notereader/rubrics``.
+
+    Which training examples the context stage suppresses, how texts are segmented and how the classifiers are
+    fitted all live there; any edit, committed or not, gives another key.
+    """
+    h = hashlib.sha256()
+    for package in ("pipeline", "rubrics"):
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".json", ".txt"):
+                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embedder: Embedder,
                     use_cache: bool = True) -> tuple[RubricIndex, DirectionModel, str]:
     """Return the matcher index, the goal-direction model and the SHA-256 of their training data."""
@@ -43,6 +64,7 @@ def compile_rubrics(nlp: Language, rules: ContextRules, ruleset: RubricSet, embe
     data_sha = hashlib.sha256(f"{bg_sha} {ex_sha}".encode()).hexdigest()
     key = hashlib.sha256(" ".join([
         ENGINE_VERSION, TRAINING_RECIPE, embedder.manifest.sha256, ruleset.sha256, rules.sha256, data_sha, sklearn.__version__,
+        np.__version__, scipy.__version__, code_sha256(),
     ]).encode()).hexdigest()
     path = cache_dir() / f"index-{key[:32]}.npz"
     ids = [r.id for r in ruleset.rubrics]
