@@ -124,6 +124,21 @@ def test_overlapping_cues_read_as_the_longest(nlp, cues, text, expected):
     assert _last_sentence_direction(nlp, cues, text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # case work's shorthand for a missed appointment
+    ("Dad NCNS for the parenting group on Thursday night.", "setback"),
+    ("She was a no call no show at the warehouse orientation.", "setback"),
+    # "used" alone is a skill put to use ("used her coping card"); used with a drug is use, and denying it is progress
+    ("He used meth on Saturday with his old roommate.", "setback"),
+    ("He has not used meth since his sister's wedding, he says.", "progress"),
+    ("She used her coping card on the long bus ride home.", "progress"),
+    ("Both boys have had perfect attendance since the winter break.", "progress"),
+    ("The hold on her license was lifted once the fines were paid.", "progress"),
+])
+def test_case_work_shorthand_and_drug_use(nlp, cues, text, expected):
+    assert _last_sentence_direction(nlp, cues, text) == expected
+
+
 @pytest.mark.parametrize("text, line, expected", [
     ("Housing search f/u - Dana R. (34)\nDana toured two units.", "Housing search f/u - Dana R. (34)", True),
     ("Dana toured two units.\nNext visit Friday", "Next visit Friday", True),
