@@ -134,6 +134,9 @@ def test_overlapping_cues_read_as_the_longest(nlp, cues, text, expected):
     ("She used her coping card on the long bus ride home.", "progress"),
     ("Both boys have had perfect attendance since the winter break.", "progress"),
     ("The hold on her license was lifted once the fines were paid.", "progress"),
+    # agreeing to a step is not a plan for later: the note's annotators count it as progress more often than not,
+    # so no cue forces it to a mention and the classifier decides
+    ("She agreed to a trial week at the adult day program.", "mentioned"),
 ])
 def test_case_work_shorthand_and_drug_use(nlp, cues, text, expected):
     assert _last_sentence_direction(nlp, cues, text) == expected
