@@ -131,8 +131,13 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        The results recorded for 1.12.0 on an AVX2 machine came from such an
        index and differ in the fourth decimal from those of a fresh 1.12.0
        build, which 1.13.0 gives unchanged.
+1.14.0 goal clause choice: a clause nearer another goal of the same plan
+       (meaning plus life area) is ranked down by a quarter of the gap
+       (goals.OTHER_GOAL_WEIGHT), so a goal cites the clause that speaks to
+       it rather than one it shares a topic with. Goal citations and
+       directions change for notes whose plans have several goals.
 """
 
-ENGINE_VERSION = "1.13.0"
+ENGINE_VERSION = "1.14.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

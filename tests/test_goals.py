@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from notereader.notes import Note
-from notereader.pipeline.goals import CueReading, GoalCues, clause_direction, decide_direction
+from notereader.pipeline.goals import (OTHER_GOAL_WEIGHT, CueReading, GoalCues, clause_direction, decide_direction,
+                                      other_goal_penalty)
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +176,17 @@ def test_the_opening_contact_line_is_not_cited_over_what_happened(reader):
     (g,) = reader.analyze(Note("t-contact", text, (("G1", "Find a job"),)))["goals"]
     assert g["citations"][0]["quote"].startswith("She started at the grocery store")
     assert g["direction"] == "progress"
+
+
+def test_a_clause_nearer_another_goal_of_the_plan_is_ranked_down_by_part_of_the_gap():
+    area = {"Finish the parenting class series": np.array([0.70, 0.20, 0.40]),
+            "Keep the children supervised": np.array([0.50, 0.45, 0.40])}
+    pen = other_goal_penalty(area, "Keep the children supervised")
+    # clause 0 speaks to the class (0.70 against 0.50): ranked down; clause 1 is this goal's own; clause 2 a tie
+    assert pen.tolist() == [round(OTHER_GOAL_WEIGHT * 0.20, 4), 0.0, 0.0]
+    assert other_goal_penalty(area, "Finish the parenting class series").tolist() == [0.0, round(OTHER_GOAL_WEIGHT * 0.25, 4), 0.0]
+
+
+def test_a_plan_of_one_goal_has_no_other_goal_penalty():
+    area = {"Keep stable housing": np.array([0.3, 0.6])}
+    assert other_goal_penalty(area, "Keep stable housing").tolist() == [0.0, 0.0]

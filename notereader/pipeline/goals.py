@@ -14,7 +14,10 @@ that records the contact itself ("home visit with", "called cl re:"). Among the 
 nearest clauses within MARGIN of the best, the one chosen is the nearest
 once a bonus for showing movement (1 - p(mentioned)) is added, and
 CUE_BONUS when an explicit progress or setback cue is in it, since a note's
-mention of a goal that moved is what a case worker wants surfaced.
+mention of a goal that moved is what a case worker wants surfaced. A clause
+nearer another goal of the same plan is ranked down by OTHER_GOAL_WEIGHT
+times the gap, so each goal tends to cite the clause that speaks to it
+rather than one it shares a topic with.
 
 Direction comes from a three-way classifier (progress, setback, mentioned)
 fitted on ``data/goal_direction_examples.yaml``, with the cue lists of
@@ -67,6 +70,9 @@ CONTACT_PENALTY = 0.1
 # Weight of the theme-profile cosine (same life area) added to the meaning cosine.
 THEME_WEIGHT = 0.2
 CANDIDATES = 5
+# A clause nearer another goal of the plan than this one (in meaning plus life area) is ranked down by this
+# share of the gap: "Dad completed parenting class #6" speaks to the parenting goal, not the supervision goal.
+OTHER_GOAL_WEIGHT = 0.25
 MARGIN = 0.1
 MOVEMENT_BONUS = 0.4
 # An explicit progress or setback cue ("missed", "signed the lease") adds this to a candidate.
@@ -240,6 +246,18 @@ def _label_penalties(doc: Doc) -> np.ndarray:
     return np.array(out)
 
 
+def other_goal_penalty(area: dict[str, np.ndarray], goal_text: str) -> np.ndarray:
+    """Per clause, OTHER_GOAL_WEIGHT times how much nearer the plan's nearest other goal is than this one (or 0).
+
+    ``area`` maps each distinct goal text of the plan to its clauses' closeness (meaning plus life area).
+    """
+    mine = area[goal_text]
+    others = [v for t, v in area.items() if t != goal_text]
+    if not others:
+        return np.zeros_like(mine)
+    return np.round(OTHER_GOAL_WEIGHT * np.maximum(0.0, np.max(others, axis=0) - mine), SCORE_DECIMALS)
+
+
 def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
@@ -256,15 +274,18 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
     cue_bonus = np.array([CUE_BONUS if r.direction in ("progress", "setback") else 0.0 for r in readings])
     out: list[GoalSignal] = []
     seen: set[str] = set()
+    distinct = list(dict.fromkeys(t for _g, t in goals if t.strip()))
+    area = {t: np.round(np.round(mat @ goal_vecs[t], SCORE_DECIMALS) + THEME_WEIGHT * _theme_similarity(doc, t),
+                        SCORE_DECIMALS) for t in distinct}
     for goal_id, text in goals:
         if goal_id in seen or not text.strip():
             continue
         seen.add(goal_id)
         meaning = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
-        sims = np.round(meaning + THEME_WEIGHT * _theme_similarity(doc, text), SCORE_DECIMALS)
+        sims = area[text]
         if float(np.max(meaning)) < GOAL_THRESHOLD and float(np.max(sims)) < AREA_THRESHOLD:
             continue  # the note never comes near the goal, in meaning or in life area
-        sims = np.round(sims - label_penalty, SCORE_DECIMALS)
+        sims = np.round(sims - other_goal_penalty(area, text) - label_penalty, SCORE_DECIMALS)
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
         near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
         i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2]) + cue_bonus[k]),
