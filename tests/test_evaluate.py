@@ -76,7 +76,7 @@ def test_the_cli_names_the_file_and_line_and_scores_nothing(tmp_path, capsys):
     assert "risk micro" not in captured.out
 
 
-@pytest.mark.parametrize("corpus", ["eval/heldout_notes.jsonl", "eval/heldout2_notes.jsonl", "eval/tuning_notes.jsonl", "eval/tuning2_notes.jsonl",
+@pytest.mark.parametrize("corpus", ["eval/heldout_notes.jsonl", "eval/heldout2_notes.jsonl", "eval/tuning_notes.jsonl", "eval/tuning2_notes.jsonl", "eval/tuning3_notes.jsonl",
                                     "notereader/data/sample_notes.jsonl"])
 def test_the_projects_own_annotated_notes_read_cleanly(corpus):
     assert len(read_corpus(ROOT / corpus)) >= 12
