@@ -137,6 +137,8 @@ def test_the_client_stays_in_the_clause(text):
     # a stated absence of intent denies the harm it names
     ("He said \"I'm not going to hurt that guy, I just want my money back.\"", "negated"),
     ("She has no plan to act on the thoughts of dying.", "negated"),
+    ("Says he doesn't want to hurt his stepfather, he only wants to be left alone.", "negated"),
+    ("She is not thinking about ending her life, she told the nurse.", "negated"),
 ])
 def test_clause_contexts(text, axis):
     assert clause_context(text).has(axis)
@@ -404,3 +406,8 @@ def test_cues_and_scopes_of_engine_1_7(tagger, text, target, axis, expected):
 ])
 def test_a_screen_showing_only_the_prescribed_medication_is_negative(text):
     assert clause_context(text).has("screening_negative")
+
+
+def test_not_thinking_clearly_is_a_finding_not_a_denial():
+    # "not thinking of/about" denies a thought; "not thinking clearly" is the mental-status finding itself
+    assert not clause_context("He is not thinking clearly and keeps pacing the hallway at night.").has("negated")
