@@ -136,8 +136,14 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        (goals.OTHER_GOAL_WEIGHT), so a goal cites the clause that speaks to
        it rather than one it shares a topic with. Goal citations and
        directions change for notes whose plans have several goals.
+1.15.0 context, other person: a clause that calls the client "he" before
+       the other person ("He said his neighbor ...") does not bring the
+       client back with a later "her" ("had her power shut off" is the
+       neighbour's); a quotation opened after "and" ('and "it scared me"')
+       is a new clause, so its "me" does not bring the client back into
+       the other person's.
 """
 
-ENGINE_VERSION = "1.14.0"
+ENGINE_VERSION = "1.15.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

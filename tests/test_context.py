@@ -171,6 +171,8 @@ def test_clauses_that_stay_asserted(text):
     ("His brother is staying at the shelter after losing his apartment, and Marcus has been giving him bus passes.",
      "shelter"),
     ("His uncle is currently staying at the shelter downtown.", "shelter"),
+    # a quotation opened after "and" is the client's own new clause, not the client back in the neighbour's
+    ("Cl said his coworker got an eviction notice Friday and \"that freaked me out.\"", "eviction notice"),
 ])
 def test_the_client_after_the_other_persons_clause_does_not_bring_the_mention_back(tagger, text, target):
     assert tag(tagger, text, target)["other_person"]
@@ -411,3 +413,19 @@ def test_a_screen_showing_only_the_prescribed_medication_is_negative(text):
 def test_not_thinking_clearly_is_a_finding_not_a_denial():
     # "not thinking of/about" denies a thought; "not thinking clearly" is the mental-status finding itself
     assert not clause_context("He is not thinking clearly and keeps pacing the hallway at night.").has("negated")
+
+
+@pytest.mark.parametrize("text,target", [
+    # a client called "she" is the "her" that follows: her money, not the nephew's
+    ("She said her nephew took her rent money out of the drawer.", "took her rent money"),
+    # and so is one the clause does not call "he" at all
+    ("Per cl, the aide had her checkbook and signed checks.", "signed checks"),
+])
+def test_her_after_another_person_is_still_the_client_unless_the_client_is_he(tagger, text, target):
+    assert not tag(tagger, text, target)["other_person"]
+
+
+def test_a_clause_that_calls_the_client_he_is_about_the_woman_it_names_by_her():
+    # read as a whole clause, as the matcher reads a clause matched by meaning
+    assert clause_context("He told me his upstairs neighbor had her gas shut off on Monday.").has("other_person")
+    assert not clause_context("She told me her upstairs neighbor had her gas shut off on Monday.").has("other_person")

@@ -30,6 +30,8 @@ from spacy.tokens import Doc
 from notereader.paths import PIPELINE_DATA_DIR
 
 # Words that open a new clause with its own subject after "and" or a comma.
+# 'and "it scared me"': a quotation opened after "and" is a new clause, in the speaker's words
+OPENING_QUOTES = frozenset({'"', "\u201c"})
 NEW_SUBJECT = frozenset({"she", "he", "they", "that", "cl", "client", "pt", "participant", "writer", "cm"})
 # Where a clause's subject can start: after these, or after a reporting verb
 # and its listener ("cl told writer her sister ...").
@@ -415,11 +417,16 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
             return False  # a modifier ("after his uncle's funeral he ..."), unless it names a person
             # ("his coworker's wife") or opens the subject ("her brother's car was repossessed")
         nxt += 2
+    # a clause that calls the client "he" before the other person ("He said his neighbor ...") cannot mean the
+    # client by a later "her": "... had her power shut off" is the neighbour's
+    before = {doc[j].lower_ for j in range(lo, cue.start)}
+    client_is_he = bool(before & {"he", "his", "him"}) and not before & {"she", "her", "hers"}
     for k in range(nxt, hi):
         w = doc[k].lower_
         if k in ctx.terminator_tokens and k not in ctx.time_terminators:
             break  # "; cl asked for ...": what follows is outside the other person's clause
-        if w in ("and", ",") and k + 1 < hi and (doc[k + 1].lower_ in NEW_SUBJECT or doc[k + 1].is_title):
+        if w in ("and", ",") and k + 1 < hi and (doc[k + 1].lower_ in NEW_SUBJECT or doc[k + 1].is_title
+                                                 or doc[k + 1].text in OPENING_QUOTES):
             if (clause_mode and w == "and" and doc[k + 1].lower_ == "that" and k + 3 < target_end
                     and any(doc[j].lower_ in rules.reporting_verbs for j in range(target_start, cue.start))):
                 # "He said his ex's new boyfriend ... and that 'next time I see him, he's done'": the
@@ -433,6 +440,8 @@ def _other_person_applies(ctx: DocContext, rules: ContextRules, cue: Cue, target
             return False
         if w == "her" and k > target_start:
             following = doc[k + 1].lower_ if k + 1 < len(doc) else ""
+            if client_is_he:
+                continue
             if doc[cue.end - 1].lower_ in rules.female_persons and following not in rules.client_belongings:
                 continue  # "her sister lost her apartment": her own
             if following not in rules.person_nouns:
