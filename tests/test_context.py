@@ -32,6 +32,7 @@ def tag(tagger, text, target):
     ("A neighbour overdosed in the stairwell on Friday.", "overdosed", "other_person"),
     ("The eviction was dismissed after the arrears were paid.", "eviction", "resolved"),
     ("The warrant was recalled on Monday.", "warrant", "resolved"),
+    ("The shut-off notice from the gas company was paid by her church on Tuesday.", "shut-off notice", "resolved"),
     ("PHQ-9 item 9 scored 0 today.", "item 9", "screening_negative"),
     ("Hunger Vital Sign screen negative.", "Hunger Vital Sign", "screening_negative"),
     # a time word right after the instrument dates the screen
@@ -61,6 +62,8 @@ def test_each_context_is_found(tagger, text, target, axis):
     ("Mrs. Oduya let a caller remote into her bank account yesterday.", "bank account"),
     ("Remote session: bf hit her Friday.", "bf hit her"),
     ("The pressure sore on his heel has not healed and now smells.", "pressure sore"),
+    # "was paid" settles what is behind it, not what follows
+    ("She was paid on Friday but the power was shut off Monday for the old balance.", "power was shut off"),
     # but it still parts an old screen from what is said now
     ("PHQ-9 score of 0 at intake, today she says she wants to die.", "wants to die"),
 ])
