@@ -142,6 +142,7 @@ def test_the_client_stays_in_the_clause(text):
     ("She has no plan to act on the thoughts of dying.", "negated"),
     ("Says he doesn't want to hurt his stepfather, he only wants to be left alone.", "negated"),
     ("She is not thinking about ending her life, she told the nurse.", "negated"),
+    ("He says he hasn't used any meth in six weeks and his sponsor agrees.", "negated"),
 ])
 def test_clause_contexts(text, axis):
     assert clause_context(text).has(axis)
