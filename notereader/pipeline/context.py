@@ -30,9 +30,9 @@ from spacy.tokens import Doc
 from notereader.paths import PIPELINE_DATA_DIR
 
 # Words that open a new clause with its own subject after "and" or a comma.
-# 'and "it scared me"': a quotation opened after "and" is a new clause, in the speaker's words
-OPENING_QUOTES = frozenset({'"', "\u201c"})
 NEW_SUBJECT = frozenset({"she", "he", "they", "that", "cl", "client", "pt", "participant", "writer", "cm"})
+# So does a quotation opened there: 'and "it scared me"' is a new clause, in the speaker's words.
+OPENING_QUOTES = frozenset({'"', "\u201c"})
 # Where a clause's subject can start: after these, or after a reporting verb
 # and its listener ("cl told writer her sister ...").
 SUBJECT_BOUNDARY = frozenset({"that", ",", "and", "when", "while", "writer", "cm", "staff", "worker", "me", "us"})

@@ -275,14 +275,13 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
     out: list[GoalSignal] = []
     seen: set[str] = set()
     distinct = list(dict.fromkeys(t for _g, t in goals if t.strip()))
-    area = {t: np.round(np.round(mat @ goal_vecs[t], SCORE_DECIMALS) + THEME_WEIGHT * _theme_similarity(doc, t),
-                        SCORE_DECIMALS) for t in distinct}
+    meanings = {t: np.round(mat @ goal_vecs[t], SCORE_DECIMALS) for t in distinct}
+    area = {t: np.round(meanings[t] + THEME_WEIGHT * _theme_similarity(doc, t), SCORE_DECIMALS) for t in distinct}
     for goal_id, text in goals:
         if goal_id in seen or not text.strip():
             continue
         seen.add(goal_id)
-        meaning = np.round(mat @ goal_vecs[text], SCORE_DECIMALS)
-        sims = area[text]
+        meaning, sims = meanings[text], area[text]
         if float(np.max(meaning)) < GOAL_THRESHOLD and float(np.max(sims)) < AREA_THRESHOLD:
             continue  # the note never comes near the goal, in meaning or in life area
         sims = np.round(sims - other_goal_penalty(area, text) - label_penalty, SCORE_DECIMALS)
