@@ -71,7 +71,8 @@ class Reader:
         matcher.setup(self.index, self.embedder)
         goals.setup(direction)
         data_sha = hashlib.sha256(
-            f"{context.rules.sha256} {goals.cues.sha256} {training_sha} {segmenter.roles.sha256}".encode()).hexdigest()
+            f"{context.rules.sha256} {goals.cues.sha256} {training_sha} {segmenter.roles.sha256} "
+            f"{segmenter.medications.sha256}".encode()).hexdigest()
         self.provenance: dict[str, Any] = {
             "engine_version": ENGINE_VERSION,
             "engine_data_sha256": data_sha,

@@ -142,8 +142,12 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        neighbour's); a quotation opened after "and" ('and "it scared me"')
        is a new clause, so its "me" does not bring the client back into
        the other person's.
+1.16.0 a medicine named by brand or generic name is read with its kind by
+       the sentence models ("out of his Keppra (seizure medication)"), from
+       data/medications.yaml (pipeline/medications.py); quotes, citations
+       and context keep the note's words.
 """
 
-ENGINE_VERSION = "1.15.0"
+ENGINE_VERSION = "1.16.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

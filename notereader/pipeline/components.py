@@ -22,6 +22,7 @@ from notereader.pipeline.context import ContextRules, find_cues
 from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.goals import DirectionModel, GoalCues, match_goals
 from notereader.pipeline.matcher import RubricIndex
+from notereader.pipeline.medications import MedicationLexicon
 from notereader.pipeline.roles import RoleLexicon, introduced_roles, scoring_texts
 from notereader.pipeline.segment import segment
 
@@ -43,10 +44,11 @@ def _token_range(doc: Doc, start: int, end: int) -> tuple[int, int]:
 
 class Segmenter:
     """Paragraphs, section headers, sentences and clauses (``segment.py``), and each clause's scoring text
-    (``roles.py``)."""
+    (partner roles beside names, ``roles.py``; medicines' kinds beside their names, ``medications.py``)."""
 
     def __init__(self) -> None:
         self.roles = RoleLexicon.load()
+        self.medications = MedicationLexicon.load()
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
@@ -54,7 +56,8 @@ class Segmenter:
         doc._.text = text
         doc._.segmentation = seg
         doc._.clause_texts = [text[c.start:c.end] for c in seg.clauses]
-        doc._.scoring_texts = scoring_texts(doc._.clause_texts, introduced_roles(text, self.roles), self.roles)
+        doc._.scoring_texts = [self.medications.annotate(t) for t in
+                               scoring_texts(doc._.clause_texts, introduced_roles(text, self.roles), self.roles)]
         sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
         doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]
         starts = {a for a, b in sent_tok if b > a}

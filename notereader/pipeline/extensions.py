@@ -10,7 +10,7 @@ DOC_EXTENSIONS = (
     "segmentation",    # segment.Segmentation: paragraphs, sentences, clauses (char spans)
     "text",            # str: the note text (Doc.text re-joins every token on each access)
     "clause_texts",    # list[str]: each clause's text, in clause order
-    "scoring_texts",   # list[str]: each clause as the models read it (roles beside names: roles.py)
+    "scoring_texts",   # list[str]: each clause as the models read it (roles.py, medications.py)
     "clause_tokens",   # list[(tok_start, tok_end, sent_tok_start, sent_tok_end)] per clause
     "context",         # context.DocContext: cues and terminators
     "clause_vectors",  # dict[str, np.ndarray]: clause and goal text -> unit vector
