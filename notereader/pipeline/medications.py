@@ -1,8 +1,8 @@
 """What a named medicine is, read beside its name by the sentence models.
 
-Case notes name medicines ("out of her Lantus since Sunday", "missed his last
-two Invega shots"); the rubrics speak of kinds ("ran out of insulin", "off his
-antipsychotic"). Each clause's scoring text (see ``roles.py``) gets the kind
+Case notes name medicines ("out of her Lantus since Sunday", "ran out of his
+Keppra"); the rubrics speak of kinds ("ran out of insulin", "out of his seizure
+medication"). Each clause's scoring text (see ``roles.py``) gets the kind
 in parentheses after a name the lexicon knows, unless the kind already stands
 beside it: "out of her Lantus (insulin) since Sunday". The lexicon is data
 (``data/medications.yaml``); context cues, phrases, quotes and citations read
@@ -41,8 +41,10 @@ class MedicationLexicon:
 
     def annotate(self, text: str) -> str:
         """``text`` with each known medicine's kind after its name, unless the kind is already in the text."""
+        lowered = text.lower()
+
         def kind(m: re.Match[str]) -> str:
             k = self.kinds[m.group(1).lower()]
-            return m.group(0) if k.lower() in text.lower() else f"{m.group(0)} ({k})"
+            return m.group(0) if k.lower() in lowered else f"{m.group(0)} ({k})"
 
         return self.names.sub(kind, text)
