@@ -133,7 +133,7 @@ def cold_start(notes_after: int, corpus_size: int, model: str) -> dict[str, Any]
 
 
 ALL_MODELS = ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-fp32", "all-MiniLM-L6-v2-onnx-int8", "all-MiniLM-L6-v2-onnx-int8-pc",
-              "all-MiniLM-L6-v2-onnx-int8-static")
+              "all-MiniLM-L6-v2-onnx-int8-static", "all-MiniLM-L6-v2-int8-exact")
 
 
 def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: int = 2000,

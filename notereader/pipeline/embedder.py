@@ -39,6 +39,7 @@ from notereader.paths import models_dir
 BASE_MODEL = "all-MiniLM-L6-v2"
 FP32_MODEL = "all-MiniLM-L6-v2-onnx-fp32"
 DEFAULT_MODEL = "all-MiniLM-L6-v2-onnx-int8-static"
+EXACT_FORMAT = "int8-exact"  # the int8-static ONNX weights computed by notereader.pipeline.exact_int8
 
 
 def model_name(explicit: str | None = None) -> str:
@@ -81,6 +82,8 @@ class ModelManifest:
         body = "\n".join(f"{k} {v}" for k, v in sorted(self.files.items()))
         if self.base is not None:
             body += f"\nbase {self.base.name} {self.base.sha256}"
+        if self.format == EXACT_FORMAT:  # the same file computed another way gives other vectors: another model
+            body += f"\nformat {self.format}"
         return hashlib.sha256(body.encode()).hexdigest()
 
     @property
@@ -217,8 +220,13 @@ class Embedder:
 
 
 def load_embedder(name: str = DEFAULT_MODEL, directory: Path | None = None, num_threads: int | None = None) -> Any:
-    """The encoder for a pinned model: PyTorch float64 for the base model, onnxruntime for an ONNX variant."""
+    """The encoder for a pinned model: PyTorch float64 for the base model, onnxruntime for an ONNX variant,
+    numpy for the exact int8 model (format ``int8-exact``)."""
     manifest = ModelManifest.read(name, directory)
+    if manifest.format == EXACT_FORMAT and manifest.base is not None:
+        from notereader.pipeline.exact_int8 import ExactInt8Embedder
+
+        return ExactInt8Embedder(manifest, manifest.base, num_threads=num_threads)
     if manifest.format == "onnx" and manifest.base is not None:
         from notereader.pipeline.onnx_model import OnnxEmbedder
 

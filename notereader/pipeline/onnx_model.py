@@ -358,49 +358,60 @@ def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = F
     return path
 
 
+def pooled(hidden: np.ndarray) -> np.ndarray:
+    """A sentence's vector: its tokens' last hidden states averaged in float64, then L2-normalised."""
+    vec = hidden.astype(np.float64).mean(axis=0)
+    norm = float(np.sqrt(vec @ vec))
+    return vec / norm if norm > 0 else vec
+
+
 class OnnxEmbedder:
     """Deterministic, normalised float64 sentence vectors from a pinned ONNX model, one sentence per run."""
 
     def __init__(self, manifest: ModelManifest, base: ModelManifest, num_threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         _offline()  # the tokenizer and any build read local files only; never the Hugging Face Hub
         self.manifest = manifest
         self.base = base
-        path = ensure_built(manifest, base)
+        path = self._model_file()
         root = base.verify()
+        self.threads = max(1, int(num_threads or os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="encoder") if self.threads > 1 else None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=int(manifest.build.get("max_tokens", 256)) if manifest.build else 256)
+        self._open(path)
+        self.calls = 0
+
+    def _model_file(self) -> Path:
+        """The verified ONNX file this encoder runs."""
+        return ensure_built(self.manifest, self.base)
+
+    def _open(self, path: Path) -> None:
+        """Load the model file into the runtime that computes it (here onnxruntime)."""
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one thread per sentence run: see the module docstring
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.threads = max(1, int(num_threads or os.cpu_count() or 1))
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="encoder") if self.threads > 1 else None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=int(manifest.build.get("max_tokens", 256)) if manifest.build else 256)
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         # float32: a sentence's vector is the same bytes alone or beside others of its token length (no padding;
         # every product is computed row by row in the same order), and so is static int8's, whose activation scales
         # were fixed at build time: tested in tests/test_onnx_model.py. Dynamic int8: activations share one
         # quantisation scale per run, so batch-mates would move a sentence's vector.
-        self.same_length_batches = (manifest.build or {}).get("precision", "fp32") in ("fp32", "int8-static")
-        self.calls = 0
+        self.same_length_batches = (self.manifest.build or {}).get("precision", "fp32") in ("fp32", "int8-static")
 
     def _vectors(self, ids: list[list[int]]) -> list[np.ndarray]:
         """Vectors of sentences whose token ids all have the same length: one run, no padding."""
         batch = np.array(ids, dtype=np.int64)
         feeds = {"input_ids": batch, "attention_mask": np.ones_like(batch), "token_type_ids": np.zeros_like(batch)}
-        out = []
-        for hidden in self.session.run(None, feeds)[0]:
-            vec = hidden.astype(np.float64).mean(axis=0)
-            norm = float(np.sqrt(vec @ vec))
-            out.append(vec / norm if norm > 0 else vec)
-        return out
+        return [pooled(hidden) for hidden in self.session.run(None, feeds)[0]]
 
     def _runs(self, ids: list[list[int]]) -> list[list[int]]:
         """Which sentences (by index) are computed together: one sentence per run, or, where the model allows

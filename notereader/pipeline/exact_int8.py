@@ -1,0 +1,291 @@
+"""The pinned static int8 sentence model, computed so that no CPU can change its result.
+
+Why: onnxruntime chooses its float kernels by CPU. A softmax summed 8 lanes at
+a time (AVX2) and 16 at a time (AVX-512) differ in the last bit, and so do
+its GELU and exponential kernels. In a float model that is noise far below
+the 4 decimals a score is rounded to. But the static int8 model re-quantises
+its activations to uint8 eighteen times per sentence, and a last-bit
+difference that lands on a rounding boundary moves a whole quantisation step
+(~0.02 to 0.16), which the later layers carry to the sentence vector. That
+is what the reference notes showed: the same model file, notes and rubrics
+gave scores up to 0.0006 apart, in 29 of 62 notes, on AVX2 and on AVX-512
+machines (``docs/evaluation.md``, "Eighth session").
+
+How: the same pinned ONNX file (``all-MiniLM-L6-v2-onnx-int8-static``, built
+and verified by hash as before) supplies every weight, scale and zero point;
+this module computes the network in numpy, in a way whose every rounding is
+the same on every CPU:
+
+- **integer products exactly.** An activation code minus its zero point is an
+  integer in [-255, 255], a weight minus its zero point one in [-128, 128];
+  a 384-term dot product of such integers is below 2**24 in magnitude, and
+  float32 sums of integers that stay below 2**24 are exact in any order. So
+  every BLAS kernel, with or without FMA, whatever its blocking, gives the
+  same integers (``_check_exact`` refuses a model for which this would not
+  hold);
+- **everything with real values in float64**: the requantisation, attention
+  and its softmax, the layer norms and the feed-forward output projection
+  (whose weights stay float). Kernels differ there in the last of 53 bits,
+  ~1e-16 relative; such a difference changes a uint8 code only when it lands
+  within ~1e-16 of a rounding boundary, odds of about 1e-14 per code, and
+  `tests/test_exact_int8.py` checks under other CPUs (qemu) that every code
+  of its sentences is the same;
+- **GELU as a table**: its input is a dequantised code plus a column's bias,
+  so each column has only 256 possible inputs; the table is computed once,
+  at load, with scipy's erf (portable C, no SIMD dispatch).
+
+Each sentence is computed on its own (no batch: BLAS kernels may round a
+row differently beside other rows), so its vector depends only on the
+sentence. About 2.5x the time of onnxruntime's int8 kernels (``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from notereader.errors import ModelIntegrityError
+from notereader.pipeline.embedder import ModelManifest
+from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built, pooled
+
+LEVELS = 256  # uint8 codes
+EXACT_FLOAT32_SUM = 2 ** 24  # integers below this are exact in float32, whatever the order of addition
+PROJECTIONS = ("attention/self/query", "attention/self/key", "attention/self/value",
+               "attention/output/dense", "intermediate/dense")
+
+
+@dataclass(frozen=True)
+class QuantizedProjection:
+    """One QLinearMatMul: uint8 activations times uint8 weights, requantised to uint8 codes."""
+
+    in_scale: float
+    in_zero: float
+    weights: np.ndarray      # float32, weight codes minus their zero points: small integers, exact
+    multiplier: np.ndarray   # float64 per output column: in_scale * weight_scale / out_scale
+    out_scale: float
+    out_zero: float
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        """uint8 output codes (as float64) of the real-valued input rows ``x``."""
+        centred = np.clip(np.rint(x / self.in_scale) + self.in_zero, 0, LEVELS - 1) - self.in_zero
+        products = (centred.astype(np.float32) @ self.weights).astype(np.float64)  # exact integers
+        return np.clip(np.rint(products * self.multiplier) + self.out_zero, 0, LEVELS - 1)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Dequantised output: (code - zero point) x scale."""
+        return (self.codes(x) - self.out_zero) * self.out_scale
+
+
+@dataclass(frozen=True)
+class Layer:
+    query: QuantizedProjection
+    key: QuantizedProjection
+    value: QuantizedProjection
+    attention_out: QuantizedProjection
+    intermediate: QuantizedProjection
+    qkv: QuantizedProjection  # query, key and value side by side: they quantise the same input alike
+    biases: dict[str, np.ndarray]
+    score_scale: float
+    attention_norm: tuple[np.ndarray, np.ndarray]
+    output_norm: tuple[np.ndarray, np.ndarray]
+    gelu_table: np.ndarray      # GELU(dequantised code + bias), flattened (column, code)
+    gelu_offsets: np.ndarray    # column x LEVELS
+    output_weights: np.ndarray  # float64 (intermediate, hidden)
+
+
+class ExactInt8Network:
+    """The BERT encoder of a QOperator static int8 ONNX export (torch.onnx names), computed exactly in numpy."""
+
+    def __init__(self, path: Path, heads: int = 12, epsilon: float = 1e-12) -> None:
+        import onnx
+        from onnx import numpy_helper
+        from scipy.special import erf
+
+        model = onnx.load(str(path))
+        values: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        for node in model.graph.node:
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
+                values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        nodes = {node.name: node for node in model.graph.node}
+        self.path = path
+        self.heads = heads
+        self.epsilon = epsilon
+
+        def value(name: str) -> np.ndarray:
+            if name not in values:
+                raise ModelIntegrityError(f"{path}: the int8 model has no weight or constant named {name!r}.",
+                                          hint="The exact encoder reads the pinned int8-static ONNX export; "
+                                          "rebuild it with the pinned tools.")
+            return values[name]
+
+        def node(name: str) -> Any:
+            if name not in nodes:
+                raise ModelIntegrityError(f"{path}: the int8 model has no node named {name!r}.",
+                                          hint="The exact encoder reads the pinned int8-static ONNX export "
+                                          "(torch.onnx names, QOperator format); rebuild it with the pinned tools.")
+            return nodes[name]
+
+        def f64(name: str) -> np.ndarray:
+            return np.asarray(value(name), dtype=np.float64)
+
+        def projection(name: str) -> QuantizedProjection:
+            n = node(name)
+            if n.op_type != "QLinearMatMul":
+                raise ModelIntegrityError(f"{path}: node {name!r} is {n.op_type}, not QLinearMatMul.",
+                                          hint="Rebuild the int8-static model with the pinned tools.")
+            a_scale, a_zero, w, w_scale, w_zero, y_scale, y_zero = (value(x) for x in n.input[1:])
+            centred = w.astype(np.float64) - np.asarray(w_zero, dtype=np.float64)
+            _check_exact(name, centred, float(a_zero), path)
+            return QuantizedProjection(
+                in_scale=float(a_scale), in_zero=float(a_zero), weights=centred.astype(np.float32),
+                multiplier=float(a_scale) * np.asarray(w_scale, dtype=np.float64) / float(y_scale),
+                out_scale=float(y_scale), out_zero=float(y_zero))
+
+        self.word = value("inner.embeddings.word_embeddings.weight")
+        self.position = f64("inner.embeddings.position_embeddings.weight")
+        self.token_type = f64("inner.embeddings.token_type_embeddings.weight")[0]
+        self.embedding_norm = (f64("inner.embeddings.LayerNorm.weight"), f64("inner.embeddings.LayerNorm.bias"))
+        self.layers: list[Layer] = []
+        i = 0
+        while f"/inner/encoder/layer.{i}/attention/self/query/MatMul_quant" in nodes:
+            prefix, weights = f"/inner/encoder/layer.{i}/", f"inner.encoder.layer.{i}."
+            proj = {k: projection(f"{prefix}{k}/MatMul_quant") for k in PROJECTIONS}
+            biases = {k: f64(weights + k.replace("/", ".") + ".bias") for k in (*PROJECTIONS, "output/dense")}
+            inter = proj["intermediate/dense"]
+            levels = (np.arange(LEVELS, dtype=np.float64) - inter.out_zero) * inter.out_scale
+            pre = levels[None, :] + biases["intermediate/dense"][:, None]
+            gelu = pre * 0.5 * (1.0 + erf(pre / np.sqrt(2.0)))
+            self.layers.append(Layer(
+                query=proj["attention/self/query"], key=proj["attention/self/key"],
+                value=proj["attention/self/value"], attention_out=proj["attention/output/dense"],
+                intermediate=inter, qkv=_side_by_side(path, [proj[k] for k in PROJECTIONS[:3]]), biases=biases,
+                score_scale=float(value(node(prefix + "attention/self/Mul").input[1]))
+                * float(value(node(prefix + "attention/self/Mul_1").input[1])),
+                attention_norm=(f64(weights + "attention.output.LayerNorm.weight"),
+                                f64(weights + "attention.output.LayerNorm.bias")),
+                output_norm=(f64(weights + "output.LayerNorm.weight"), f64(weights + "output.LayerNorm.bias")),
+                gelu_table=gelu.ravel(), gelu_offsets=np.arange(pre.shape[0]) * LEVELS,
+                output_weights=f64(node(prefix + "output/dense/MatMul").input[1])))
+            i += 1
+        if not self.layers:
+            raise ModelIntegrityError(f"{path}: no quantised encoder layers found.",
+                                      hint="The exact encoder reads the pinned int8-static ONNX export; rebuild it.")
+        self.dim = int(self.position.shape[1])
+        self.max_tokens = int(self.position.shape[0])
+
+    def _norm(self, x: np.ndarray, gamma_beta: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        centred = x - x.mean(axis=-1, keepdims=True)
+        variance = (centred * centred).mean(axis=-1, keepdims=True)
+        return centred / np.sqrt(variance + self.epsilon) * gamma_beta[0] + gamma_beta[1]
+
+    def hidden(self, ids: list[int], trace: list[np.ndarray] | None = None) -> np.ndarray:
+        """Last hidden state (tokens x dim, float64) of one sentence's token ids."""
+        return self.hidden_batch([ids], trace)[0]
+
+    def hidden_batch(self, batch: list[list[int]], trace: list[np.ndarray] | None = None) -> np.ndarray:
+        """Last hidden states (sentences x tokens x dim, float64) of sentences with the same number of tokens.
+
+        Each sentence's result is the same bytes as computed alone: the integer products are exact, and
+        every real-valued product and reduction is computed per sentence (numpy runs one BLAS call per
+        sentence of a stack). ``trace``, if given, receives every uint8 code array computed (for tests).
+        """
+        ids = np.asarray(batch, dtype=np.intp)
+        if ids.ndim != 2 or not 0 < ids.shape[1] <= self.max_tokens:
+            raise ValueError(f"expected sentences of one length, 1 to {self.max_tokens} tokens each; got shape {ids.shape}")
+        count, tokens = ids.shape
+        heads, size = self.heads, self.dim // self.heads
+        h = self._norm(self.word[ids].astype(np.float64) + self.position[:tokens] + self.token_type,
+                       self.embedding_norm)
+
+        def codes(p: QuantizedProjection, x: np.ndarray) -> np.ndarray:
+            out = p.codes(x.reshape(count * tokens, -1)).reshape(count, tokens, -1)
+            if trace is not None:
+                trace.append(out.astype(np.uint8))
+            return out
+
+        def split(x: np.ndarray) -> np.ndarray:  # (sentences, heads, tokens, size)
+            return x.reshape(count, tokens, heads, size).transpose(0, 2, 1, 3)
+
+        for layer in self.layers:
+            b = layer.biases
+            qkv = codes(layer.qkv, h)  # the three projections of the same input codes, in one product
+            q, k, v = ((qkv[..., i * self.dim:(i + 1) * self.dim] - p.out_zero) * p.out_scale + b[name]
+                       for i, (p, name) in enumerate(((layer.query, "attention/self/query"),
+                                                     (layer.key, "attention/self/key"),
+                                                     (layer.value, "attention/self/value"))))
+            scores = (split(q) @ split(k).transpose(0, 1, 3, 2)) * layer.score_scale
+            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            weights /= weights.sum(axis=-1, keepdims=True)
+            context = (weights @ split(v)).transpose(0, 2, 1, 3).reshape(count, tokens, self.dim)
+            p = layer.attention_out
+            h1 = self._norm((codes(p, context) - p.out_zero) * p.out_scale + b["attention/output/dense"] + h,
+                            layer.attention_norm)
+            activated = layer.gelu_table[codes(layer.intermediate, h1).astype(np.intp) + layer.gelu_offsets]
+            h = self._norm(activated @ layer.output_weights + b["output/dense"] + h1, layer.output_norm)
+        return h
+
+
+def _side_by_side(path: Path, projections: list[QuantizedProjection]) -> QuantizedProjection:
+    """One projection computing several that read the same input codes; each keeps its own output scale.
+
+    Output scales and zero points become per-column arrays; the codes are the same numbers each would give.
+    """
+    first = projections[0]
+    if any((p.in_scale, p.in_zero) != (first.in_scale, first.in_zero) for p in projections):
+        raise ModelIntegrityError(f"{path}: the query, key and value products quantise their input differently.",
+                                  hint="Rebuild the int8-static model with the pinned tools.")
+    width = [p.weights.shape[1] for p in projections]
+    return QuantizedProjection(
+        in_scale=first.in_scale, in_zero=first.in_zero,
+        weights=np.concatenate([p.weights for p in projections], axis=1),
+        multiplier=np.concatenate([p.multiplier for p in projections]),
+        out_scale=np.repeat([p.out_scale for p in projections], width),  # type: ignore[arg-type]
+        out_zero=np.repeat([p.out_zero for p in projections], width))  # type: ignore[arg-type]
+
+
+def _check_exact(name: str, centred_weights: np.ndarray, in_zero: float, path: Path) -> None:
+    """Refuse a projection whose integer products could exceed float32's exact range in some order."""
+    largest_activation = max(in_zero, LEVELS - 1 - in_zero)
+    bound = float(np.abs(centred_weights).sum(axis=0).max()) * largest_activation
+    if not np.array_equal(centred_weights, np.rint(centred_weights)) or bound >= EXACT_FLOAT32_SUM:
+        raise ModelIntegrityError(
+            f"{path}: {name}'s integer products could reach {bound:,.0f}, beyond the {EXACT_FLOAT32_SUM:,} "
+            "below which float32 sums are exact in any order, so results could differ between CPUs.",
+            hint="Use a model whose quantised products have at most about 500 terms, or compute them in float64.")
+
+
+class ExactInt8Embedder(OnnxEmbedder):
+    """Sentence vectors of the pinned int8-static model computed by ``ExactInt8Network``, one sentence per run.
+
+    The manifest (``format: int8-exact``) names the ONNX model whose file supplies the weights
+    (``build.weights_from``) and pins that file's SHA-256 too, so a rebuilt file that differed is refused.
+    Tokenising, the sentence cache and running sentences on several threads are the ONNX encoder's.
+    """
+
+    def _model_file(self) -> Path:
+        build = self.manifest.build or {}
+        source_name = build.get("weights_from")
+        if not source_name:
+            raise ModelIntegrityError(f"Model '{self.manifest.name}': {self.manifest.manifest_path} names no "
+                                      "build.weights_from (the int8 ONNX model whose weights it computes).",
+                                      hint="Restore the manifest from version control.")
+        source = ModelManifest.read(source_name, self.manifest.manifest_path.parent)
+        expected, pinned = self.manifest.files.get(ONNX_FILE), source.files.get(ONNX_FILE)
+        if expected is None or expected != pinned:
+            raise ModelIntegrityError(
+                f"Model '{self.manifest.name}' pins {ONNX_FILE} {expected}, but '{source_name}' pins {pinned}: "
+                "the exact encoder would compute other weights than its own manifest says.",
+                hint="Pin the same file in both manifests; a new weights file is a new model with its own name.")
+        return ensure_built(source, self.base)
+
+    def _open(self, path: Path) -> None:
+        self.network = ExactInt8Network(path)
+        self.dim = self.network.dim
+        self.same_length_batches = True  # each sentence's bytes are those computed alone (hidden_batch)
+
+    def _vectors(self, ids: list[list[int]]) -> list[np.ndarray]:
+        """Vectors of sentences with the same number of tokens, each the same bytes as computed alone."""
+        return [pooled(hidden) for hidden in self.network.hidden_batch(ids)]
