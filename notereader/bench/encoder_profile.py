@@ -1,4 +1,5 @@
-"""Where an ONNX encoder's time goes, operator by operator (onnxruntime's own profiler).
+"""Where an encoder's time goes: an ONNX model operator by operator (onnxruntime's own profiler), the exact
+int8 encoder stage by stage (``profile_exact``).
 
 The typical notes' distinct sentences are run through the model exactly as the
 embedder runs them (no padding; same-length runs where the model allows it),
@@ -83,4 +84,34 @@ def profile_encoder(embedder: Any, texts: list[str]) -> dict[str, Any]:
                      "other": round(sum(us for _op, us in per_op.most_common()[8:]) / kernel_us, 3)},
         "dense_gflop_per_token": round(flops_per_token / 1e9, 4),
         "dense_gflop_per_s_one_thread": round(flops_per_token * tokens / (kernel_us / 1e6) / 1e9, 1),
+    }
+
+
+def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
+    """Stage shares and the dense arithmetic rate of the exact int8 encoder on ``texts`` (one thread)."""
+    import time
+
+    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
+    from notereader.pipeline.onnx_model import ensure_built
+
+    fp32 = ModelManifest.read(FP32_MODEL, embedder.manifest.manifest_path.parent)
+    flops_per_token = dense_flops_per_token(ensure_built(fp32, fp32.base))
+    ids = embedder._ids(sorted(set(texts)))
+    runs = embedder._runs(ids)
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    for members in runs:
+        embedder.network.hidden_batch([ids[i] for i in members], stages=stages)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(i) for i in ids)
+    return {
+        "model": embedder.manifest.name,
+        "sentences": len(ids),
+        "runs": len(runs),
+        "tokens": tokens,
+        "kernel_seconds_one_thread": round(seconds, 3),
+        "op_share": {**{name: round(t / seconds, 3) for name, t in sorted(stages.items(), key=lambda kv: -kv[1])},
+                     "other (embedding, reshapes, Python)": round(1 - sum(stages.values()) / seconds, 3)},
+        "dense_gflop_per_token": round(flops_per_token / 1e9, 4),
+        "dense_gflop_per_s_one_thread": round(flops_per_token * tokens / seconds / 1e9, 1),
     }

@@ -160,14 +160,17 @@ def run_pipeline_benches(*, smoke: bool = False, notes: int = 300, corpus_size: 
 
 
 def encoder_profiles(reader: Any, corpus: list[BenchNote], n: int, model: str, smoke: bool) -> list[dict[str, Any]]:
-    """Operator profile of the pipeline's ONNX encoder (and of float32 beside it) on the typical notes' sentences."""
-    from notereader.bench.encoder_profile import profile_encoder
+    """Where the pipeline encoder's time goes (and float32's, beside it) on the typical notes' sentences."""
+    from notereader.bench.encoder_profile import profile_encoder, profile_exact
     from notereader.pipeline.embedder import FP32_MODEL, load_embedder
 
-    if not hasattr(reader.embedder, "session"):
-        return []  # the PyTorch model: no onnxruntime profile
     texts = _clauses(reader, typical(corpus, n))
-    out = [profile_encoder(reader.embedder, texts)]
+    if hasattr(reader.embedder, "network"):  # the exact int8 encoder: its own stages
+        out = [profile_exact(reader.embedder, texts)]
+    elif hasattr(reader.embedder, "session"):
+        out = [profile_encoder(reader.embedder, texts)]
+    else:
+        return []  # the PyTorch model: no profile
     if model != FP32_MODEL and not smoke:
         out.append(profile_encoder(load_embedder(FP32_MODEL, num_threads=1), texts))
     return out

@@ -41,6 +41,8 @@ sentence. About 2.5x the time of onnxruntime's int8 kernels (``docs/performance.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,12 +187,14 @@ class ExactInt8Network:
         """Last hidden state (tokens x dim, float64) of one sentence's token ids."""
         return self.hidden_batch([ids], trace)[0]
 
-    def hidden_batch(self, batch: list[list[int]], trace: list[np.ndarray] | None = None) -> np.ndarray:
+    def hidden_batch(self, batch: list[list[int]], trace: list[np.ndarray] | None = None,
+                     stages: dict[str, float] | None = None) -> np.ndarray:
         """Last hidden states (sentences x tokens x dim, float64) of sentences with the same number of tokens.
 
         Each sentence's result is the same bytes as computed alone: the integer products are exact, and
         every real-valued product and reduction is computed per sentence (numpy runs one BLAS call per
-        sentence of a stack). ``trace``, if given, receives every uint8 code array computed (for tests).
+        sentence of a stack). ``trace``, if given, receives every uint8 code array computed (for tests);
+        ``stages``, if given, accumulates seconds per stage (``notereader bench``'s encoder profile).
         """
         ids = np.asarray(batch, dtype=np.intp)
         if ids.ndim != 2 or not 0 < ids.shape[1] <= self.max_tokens:
@@ -200,8 +204,12 @@ class ExactInt8Network:
         h = self._norm(self.word[ids].astype(np.float64) + self.position[:tokens] + self.token_type,
                        self.embedding_norm)
 
+        def stage(name: str) -> Any:
+            return _Stage(stages, name) if stages is not None else contextlib.nullcontext()
+
         def codes(p: QuantizedProjection, x: np.ndarray) -> np.ndarray:
-            out = p.codes(x.reshape(count * tokens, -1)).reshape(count, tokens, -1)
+            with stage("integer products (quantise, float32 product, requantise)"):
+                out = p.codes(x.reshape(count * tokens, -1)).reshape(count, tokens, -1)
             if trace is not None:
                 trace.append(out.astype(np.uint8))
             return out
@@ -216,16 +224,37 @@ class ExactInt8Network:
                        for i, (p, name) in enumerate(((layer.query, "attention/self/query"),
                                                      (layer.key, "attention/self/key"),
                                                      (layer.value, "attention/self/value"))))
-            scores = (split(q) @ split(k).transpose(0, 1, 3, 2)) * layer.score_scale
-            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            weights /= weights.sum(axis=-1, keepdims=True)
-            context = (weights @ split(v)).transpose(0, 2, 1, 3).reshape(count, tokens, self.dim)
+            with stage("attention (float64)"):
+                scores = (split(q) @ split(k).transpose(0, 1, 3, 2)) * layer.score_scale
+                weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+                weights /= weights.sum(axis=-1, keepdims=True)
+                context = (weights @ split(v)).transpose(0, 2, 1, 3).reshape(count, tokens, self.dim)
             p = layer.attention_out
-            h1 = self._norm((codes(p, context) - p.out_zero) * p.out_scale + b["attention/output/dense"] + h,
-                            layer.attention_norm)
-            activated = layer.gelu_table[codes(layer.intermediate, h1).astype(np.intp) + layer.gelu_offsets]
-            h = self._norm(activated @ layer.output_weights + b["output/dense"] + h1, layer.output_norm)
+            projected = codes(p, context)
+            with stage("layer norms and GELU table (float64)"):
+                h1 = self._norm((projected - p.out_zero) * p.out_scale + b["attention/output/dense"] + h,
+                                layer.attention_norm)
+            inter = codes(layer.intermediate, h1)
+            with stage("layer norms and GELU table (float64)"):
+                activated = layer.gelu_table[inter.astype(np.intp) + layer.gelu_offsets]
+            with stage("feed-forward output product (float64)"):
+                out = activated @ layer.output_weights
+            with stage("layer norms and GELU table (float64)"):
+                h = self._norm(out + b["output/dense"] + h1, layer.output_norm)
         return h
+
+
+class _Stage:
+    """Adds the seconds spent inside a ``with`` block to ``stages[name]``."""
+
+    def __init__(self, stages: dict[str, float], name: str) -> None:
+        self.stages, self.name = stages, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stages[self.name] = self.stages.get(self.name, 0.0) + time.perf_counter() - self.started
 
 
 def _side_by_side(path: Path, projections: list[QuantizedProjection]) -> QuantizedProjection:
