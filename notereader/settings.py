@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(300, gt=0, description="how often a worker re-enqueues unanalysed note revisions")
     rubrics_dir: str | None = None
     models_dir: str | None = None
-    model: str | None = Field(None, description="pinned model name under models/ (default all-MiniLM-L6-v2); "
-                              "changing it changes results and starts a new analysis generation")
+    model: str | None = Field(None, description="pinned model name under models/ (default all-MiniLM-L6-v2-int8-exact, "
+                              "the same on every CPU); changing it changes results and starts a new analysis generation")
     encoder_threads: int | None = Field(None, ge=1, le=64, description="CPU threads per worker for the sentence "
                                         "encoder (results do not depend on it); default: the runtime's choice")
 

@@ -146,8 +146,16 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        the sentence models ("out of his Keppra (seizure medication)"), from
        data/medications.yaml (pipeline/medications.py); quotes, citations
        and context keep the note's words.
+1.17.0 default model all-MiniLM-L6-v2-int8-exact: the same pinned int8
+       weights and scales as int8-static, computed by
+       pipeline/exact_int8.py (exact integer products, float64 elsewhere)
+       instead of onnxruntime, whose float kernels differ between CPUs and
+       gave other scores on AVX2 and AVX-512 machines. Vectors move slightly
+       (cosine 0.999 to onnxruntime's on average), so scores and some
+       findings change for the same note; onnxruntime's int8-static model
+       stays available by name (--model), about 2.7x faster.
 """
 
-ENGINE_VERSION = "1.16.0"
+ENGINE_VERSION = "1.17.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from notereader.errors import ModelIntegrityError
-from notereader.pipeline.embedder import EXACT_FORMAT, ModelManifest, load_embedder
+from notereader.pipeline.embedder import DEFAULT_MODEL, EXACT_FORMAT, ModelManifest, load_embedder
 from notereader.pipeline.exact_int8 import EXACT_FLOAT32_SUM, ExactInt8Embedder, ExactInt8Network
 from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built
 
@@ -38,6 +38,7 @@ def network() -> ExactInt8Network:
 
 
 def test_the_exact_model_computes_the_pinned_int8_file_and_is_a_model_of_its_own():
+    assert DEFAULT_MODEL == EXACT
     exact, static = ModelManifest.read(EXACT, ROOT / "models"), ModelManifest.read(STATIC, ROOT / "models")
     assert exact.format == EXACT_FORMAT and exact.build["weights_from"] == STATIC
     assert exact.files[ONNX_FILE] == static.files[ONNX_FILE]

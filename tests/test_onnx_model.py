@@ -13,6 +13,7 @@ from notereader.pipeline.embedder import BASE_MODEL, DEFAULT_MODEL, FP32_MODEL, 
 from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built, model_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+STATIC = "all-MiniLM-L6-v2-onnx-int8-static"  # the default model's weights (the default computes them exactly)
 TEXTS = [
     "Client says the landlord changed the locks while she was at work.",
     "Worker dropped off a food box.",
@@ -29,8 +30,8 @@ def fp32() -> OnnxEmbedder:
     return OnnxEmbedder(m, m.base, num_threads=1)
 
 
-def test_default_model_is_derived_from_the_pinned_weights():
-    m = ModelManifest.read(DEFAULT_MODEL, ROOT / "models")
+def test_the_int8_model_is_derived_from_the_pinned_weights():
+    m = ModelManifest.read(STATIC, ROOT / "models")
     assert m.base is not None and m.base.name == BASE_MODEL and m.format == "onnx"
     assert m.base.files["model.safetensors"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
     # the model hash covers the built file and the base model's files
@@ -50,8 +51,6 @@ def test_a_sentence_vector_depends_only_on_the_sentence(fp32):
         assert alone[t].tobytes() == together[t].tobytes() == two_threads[t].tobytes() == four_threads[t].tobytes(), t
         assert alone[t].dtype == np.float64 and abs(float(alone[t] @ alone[t]) - 1.0) < 1e-12
 
-
-STATIC = "all-MiniLM-L6-v2-onnx-int8-static"
 
 
 @pytest.mark.parametrize("name", [FP32_MODEL, STATIC])
@@ -148,8 +147,9 @@ def test_int8_variants_are_distinct_pinned_models(name):
     assert min(cos) > (0.97 if m.build.get("per_channel") else 0.85), cos
 
 
-def test_static_int8_is_the_default_a_distinct_pinned_model_close_to_float32():
-    assert DEFAULT_MODEL == STATIC
+def test_static_int8_supplies_the_default_and_is_a_distinct_pinned_model_close_to_float32():
+    default = ModelManifest.read(DEFAULT_MODEL, ROOT / "models")
+    assert default.build["weights_from"] == STATIC  # the default computes these weights exactly
     m = ModelManifest.read(STATIC, ROOT / "models")
     fp32_manifest = ModelManifest.read(FP32_MODEL, ROOT / "models")
     assert m.build["precision"] == "int8-static" and m.sha256 != fp32_manifest.sha256

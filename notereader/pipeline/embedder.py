@@ -38,7 +38,8 @@ from notereader.paths import models_dir
 # pinned for anyone who wants it (NOTEREADER_MODEL).
 BASE_MODEL = "all-MiniLM-L6-v2"
 FP32_MODEL = "all-MiniLM-L6-v2-onnx-fp32"
-DEFAULT_MODEL = "all-MiniLM-L6-v2-onnx-int8-static"
+# since engine 1.17.0: the int8-static weights computed exactly, the same on every CPU (pipeline/exact_int8.py)
+DEFAULT_MODEL = "all-MiniLM-L6-v2-int8-exact"
 EXACT_FORMAT = "int8-exact"  # the int8-static ONNX weights computed by notereader.pipeline.exact_int8
 
 
