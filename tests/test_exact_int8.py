@@ -18,17 +18,10 @@ from notereader.pipeline.embedder import DEFAULT_MODEL, EXACT_FORMAT, ModelManif
 from notereader.pipeline.exact_int8 import EXACT_FLOAT32_SUM, ExactInt8Embedder, ExactInt8Network
 from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_onnx_model import ROOT, STATIC
+from tests.test_onnx_model import TEXTS as SENTENCES  # edge cases included: empty text, emoji, a tab
+
 EXACT = "all-MiniLM-L6-v2-int8-exact"
-STATIC = "all-MiniLM-L6-v2-onnx-int8-static"
-SENTENCES = [
-    "Worker met the client at the shelter intake desk on Tuesday.",
-    "She said the baby had a fever and the clinic was closed.",
-    "He missed two check-ins and his phone goes straight to voicemail.",
-    "No concerns noted.",
-    "",
-    "Ünïcode — résumé, naïve café; emoji 🙂 and a tab\there.",
-]
 
 
 @pytest.fixture(scope="module")
