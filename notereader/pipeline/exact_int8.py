@@ -34,9 +34,10 @@ the same on every CPU:
   so each column has only 256 possible inputs; the table is computed once,
   at load, with scipy's erf (portable C, no SIMD dispatch).
 
-Each sentence is computed on its own (no batch: BLAS kernels may round a
-row differently beside other rows), so its vector depends only on the
-sentence. About 2.5x the time of onnxruntime's int8 kernels (``docs/performance.md``).
+Sentences of one token length share a run, but every real-valued product is
+one BLAS call per sentence (a kernel may round a row differently beside other
+rows), so a sentence's bytes are those computed alone. About 2.7x the time of
+onnxruntime's int8 kernels (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -76,20 +77,13 @@ class QuantizedProjection:
         products = (centred.astype(np.float32) @ self.weights).astype(np.float64)  # exact integers
         return np.clip(np.rint(products * self.multiplier) + self.out_zero, 0, LEVELS - 1)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Dequantised output: (code - zero point) x scale."""
-        return (self.codes(x) - self.out_zero) * self.out_scale
-
 
 @dataclass(frozen=True)
 class Layer:
-    query: QuantizedProjection
-    key: QuantizedProjection
-    value: QuantizedProjection
+    qkv: QuantizedProjection  # query, key and value side by side: they quantise the same input alike
     attention_out: QuantizedProjection
     intermediate: QuantizedProjection
-    qkv: QuantizedProjection  # query, key and value side by side: they quantise the same input alike
-    biases: dict[str, np.ndarray]
+    biases: dict[str, np.ndarray]  # "qkv" (the three side by side) and the other products' own
     score_scale: float
     attention_norm: tuple[np.ndarray, np.ndarray]
     output_norm: tuple[np.ndarray, np.ndarray]
@@ -112,7 +106,6 @@ class ExactInt8Network:
             if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
                 values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
         nodes = {node.name: node for node in model.graph.node}
-        self.path = path
         self.heads = heads
         self.epsilon = epsilon
 
@@ -156,14 +149,14 @@ class ExactInt8Network:
             prefix, weights = f"/inner/encoder/layer.{i}/", f"inner.encoder.layer.{i}."
             proj = {k: projection(f"{prefix}{k}/MatMul_quant") for k in PROJECTIONS}
             biases = {k: f64(weights + k.replace("/", ".") + ".bias") for k in (*PROJECTIONS, "output/dense")}
+            biases["qkv"] = np.concatenate([biases[k] for k in PROJECTIONS[:3]])
             inter = proj["intermediate/dense"]
             levels = (np.arange(LEVELS, dtype=np.float64) - inter.out_zero) * inter.out_scale
             pre = levels[None, :] + biases["intermediate/dense"][:, None]
             gelu = pre * 0.5 * (1.0 + erf(pre / np.sqrt(2.0)))
             self.layers.append(Layer(
-                query=proj["attention/self/query"], key=proj["attention/self/key"],
-                value=proj["attention/self/value"], attention_out=proj["attention/output/dense"],
-                intermediate=inter, qkv=_side_by_side(path, [proj[k] for k in PROJECTIONS[:3]]), biases=biases,
+                qkv=_side_by_side(path, [proj[k] for k in PROJECTIONS[:3]]),
+                attention_out=proj["attention/output/dense"], intermediate=inter, biases=biases,
                 score_scale=float(value(node(prefix + "attention/self/Mul").input[1]))
                 * float(value(node(prefix + "attention/self/Mul_1").input[1])),
                 attention_norm=(f64(weights + "attention.output.LayerNorm.weight"),
@@ -218,12 +211,9 @@ class ExactInt8Network:
             return x.reshape(count, tokens, heads, size).transpose(0, 2, 1, 3)
 
         for layer in self.layers:
-            b = layer.biases
-            qkv = codes(layer.qkv, h)  # the three projections of the same input codes, in one product
-            q, k, v = ((qkv[..., i * self.dim:(i + 1) * self.dim] - p.out_zero) * p.out_scale + b[name]
-                       for i, (p, name) in enumerate(((layer.query, "attention/self/query"),
-                                                     (layer.key, "attention/self/key"),
-                                                     (layer.value, "attention/self/value"))))
+            b, p = layer.biases, layer.qkv
+            qkv = (codes(p, h) - p.out_zero) * p.out_scale + b["qkv"]  # one product for all three
+            q, k, v = (qkv[..., i * self.dim:(i + 1) * self.dim] for i in range(3))
             with stage("attention (float64)"):
                 scores = (split(q) @ split(k).transpose(0, 1, 3, 2)) * layer.score_scale
                 weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
