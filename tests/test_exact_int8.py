@@ -39,6 +39,19 @@ def test_the_exact_model_computes_the_pinned_int8_file_and_is_a_model_of_its_own
     assert exact.sha256 != static.sha256
 
 
+def test_verifying_the_exact_model_verifies_the_file_it_computes_and_builds_nothing_else(tmp_path, monkeypatch):
+    """The API's readiness check verifies the model: for the exact model that is the int8-static file."""
+    from notereader.pipeline.onnx_model import model_cache_dir
+
+    built = ensure_built(*(lambda m: (m, m.base))(ModelManifest.read(STATIC, ROOT / "models")))
+    monkeypatch.setenv("NOTEREADER_CACHE_DIR", str(tmp_path))  # a cache of its own, holding the built file only
+    (tmp_path / "models" / STATIC).mkdir(parents=True)
+    shutil.copy(built, tmp_path / "models" / STATIC / ONNX_FILE)
+    exact = ModelManifest.read(EXACT, ROOT / "models")
+    assert exact.verify() == model_cache_dir(STATIC) == tmp_path / "models" / STATIC
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [STATIC]
+
+
 def test_integer_products_are_exact_for_every_quantised_product(network):
     rng = np.random.default_rng(7)
     for layer in network.layers:

@@ -137,12 +137,31 @@ class ModelManifest:
             )
         return Path(list(spec.submodule_search_locations)[0]) / self.package_subdir
 
+    def weights_manifest(self) -> "ModelManifest":
+        """For an exact int8 model: the ONNX model whose file it computes (``build.weights_from``), checked to
+        pin the same file as this manifest does."""
+        source_name = (self.build or {}).get("weights_from")
+        if not source_name:
+            raise ModelIntegrityError(f"Model '{self.name}': {self.manifest_path} names no build.weights_from "
+                                      "(the int8 ONNX model whose weights it computes).",
+                                      hint="Restore the manifest from version control.")
+        source = ModelManifest.read(source_name, self.manifest_path.parent)
+        expected, pinned = self.files.get("model.onnx"), source.files.get("model.onnx")
+        if expected is None or expected != pinned:
+            raise ModelIntegrityError(
+                f"Model '{self.name}' pins model.onnx {expected}, but '{source_name}' pins {pinned}: "
+                "the exact encoder would compute other weights than its own manifest says.",
+                hint="Pin the same file in both manifests; a new weights file is a new model with its own name.")
+        return source
+
     def verify(self) -> Path:
         """Hash every pinned file; return the model directory if all match.
 
         For a derived model: verify the base, build the derived file if it is
         not there yet, and verify that; return the derived file's directory.
         """
+        if self.format == EXACT_FORMAT:
+            return self.weights_manifest().verify()
         if self.base is not None:
             from notereader.pipeline.onnx_model import ensure_built
 

@@ -51,8 +51,7 @@ from typing import Any
 import numpy as np
 
 from notereader.errors import ModelIntegrityError
-from notereader.pipeline.embedder import ModelManifest
-from notereader.pipeline.onnx_model import ONNX_FILE, OnnxEmbedder, ensure_built, pooled
+from notereader.pipeline.onnx_model import OnnxEmbedder, ensure_built, pooled
 
 LEVELS = 256  # uint8 codes
 EXACT_FLOAT32_SUM = 2 ** 24  # integers below this are exact in float32, whatever the order of addition
@@ -277,7 +276,7 @@ def _check_exact(name: str, centred_weights: np.ndarray, in_zero: float, path: P
 
 
 class ExactInt8Embedder(OnnxEmbedder):
-    """Sentence vectors of the pinned int8-static model computed by ``ExactInt8Network``, one sentence per run.
+    """Sentence vectors of the pinned int8-static model computed by ``ExactInt8Network``.
 
     The manifest (``format: int8-exact``) names the ONNX model whose file supplies the weights
     (``build.weights_from``) and pins that file's SHA-256 too, so a rebuilt file that differed is refused.
@@ -285,20 +284,7 @@ class ExactInt8Embedder(OnnxEmbedder):
     """
 
     def _model_file(self) -> Path:
-        build = self.manifest.build or {}
-        source_name = build.get("weights_from")
-        if not source_name:
-            raise ModelIntegrityError(f"Model '{self.manifest.name}': {self.manifest.manifest_path} names no "
-                                      "build.weights_from (the int8 ONNX model whose weights it computes).",
-                                      hint="Restore the manifest from version control.")
-        source = ModelManifest.read(source_name, self.manifest.manifest_path.parent)
-        expected, pinned = self.manifest.files.get(ONNX_FILE), source.files.get(ONNX_FILE)
-        if expected is None or expected != pinned:
-            raise ModelIntegrityError(
-                f"Model '{self.manifest.name}' pins {ONNX_FILE} {expected}, but '{source_name}' pins {pinned}: "
-                "the exact encoder would compute other weights than its own manifest says.",
-                hint="Pin the same file in both manifests; a new weights file is a new model with its own name.")
-        return ensure_built(source, self.base)
+        return ensure_built(self.manifest.weights_manifest(), self.base)
 
     def _open(self, path: Path) -> None:
         self.network = ExactInt8Network(path)
