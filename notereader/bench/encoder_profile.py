@@ -42,17 +42,24 @@ def dense_flops_per_token(fp32_model: Path) -> int:
     return total
 
 
+def _model_flops_per_token(embedder: Any) -> int:
+    """The dense operations per token of the model every variant computes, counted on its float32 graph."""
+    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
+    from notereader.pipeline.onnx_model import ensure_built
+
+    fp32 = ModelManifest.read(FP32_MODEL, embedder.manifest.manifest_path.parent)
+    return dense_flops_per_token(ensure_built(fp32, fp32.base))
+
+
 def profile_encoder(embedder: Any, texts: list[str]) -> dict[str, Any]:
     """Operator shares and the dense arithmetic rate of ``embedder``'s ONNX model on ``texts`` (one thread)."""
     import onnxruntime as ort
 
-    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
     from notereader.pipeline.onnx_model import ensure_built
 
     manifest = embedder.manifest
     path = ensure_built(manifest, embedder.base)
-    fp32 = ModelManifest.read(FP32_MODEL, manifest.manifest_path.parent)
-    flops_per_token = dense_flops_per_token(ensure_built(fp32, fp32.base))
+    flops_per_token = _model_flops_per_token(embedder)
     ids = embedder._ids(sorted(set(texts)))
     runs = embedder._runs(ids)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,11 +98,7 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
     """Stage shares and the dense arithmetic rate of the exact int8 encoder on ``texts`` (one thread)."""
     import time
 
-    from notereader.pipeline.embedder import FP32_MODEL, ModelManifest
-    from notereader.pipeline.onnx_model import ensure_built
-
-    fp32 = ModelManifest.read(FP32_MODEL, embedder.manifest.manifest_path.parent)
-    flops_per_token = dense_flops_per_token(ensure_built(fp32, fp32.base))
+    flops_per_token = _model_flops_per_token(embedder)
     ids = embedder._ids(sorted(set(texts)))
     runs = embedder._runs(ids)
     stages: dict[str, float] = {}

@@ -145,11 +145,13 @@ class ModelManifest:
             raise ModelIntegrityError(f"Model '{self.name}': {self.manifest_path} names no build.weights_from "
                                       "(the int8 ONNX model whose weights it computes).",
                                       hint="Restore the manifest from version control.")
+        from notereader.pipeline.onnx_model import ONNX_FILE
+
         source = ModelManifest.read(source_name, self.manifest_path.parent)
-        expected, pinned = self.files.get("model.onnx"), source.files.get("model.onnx")
+        expected, pinned = self.files.get(ONNX_FILE), source.files.get(ONNX_FILE)
         if expected is None or expected != pinned:
             raise ModelIntegrityError(
-                f"Model '{self.name}' pins model.onnx {expected}, but '{source_name}' pins {pinned}: "
+                f"Model '{self.name}' pins {ONNX_FILE} {expected}, but '{source_name}' pins {pinned}: "
                 "the exact encoder would compute other weights than its own manifest says.",
                 hint="Pin the same file in both manifests; a new weights file is a new model with its own name.")
         return source
@@ -159,6 +161,7 @@ class ModelManifest:
 
         For a derived model: verify the base, build the derived file if it is
         not there yet, and verify that; return the derived file's directory.
+        For an exact int8 model: the same for the ONNX model whose file it computes.
         """
         if self.format == EXACT_FORMAT:
             return self.weights_manifest().verify()
