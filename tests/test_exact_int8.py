@@ -65,6 +65,47 @@ def test_integer_products_are_exact_for_every_quantised_product(network):
             assert np.array_equal((centred.astype(np.float32) @ p.weights).astype(np.int64), exact)
 
 
+def test_onnxruntimes_integer_kernel_gives_the_exact_products_and_the_same_hidden_states(network):
+    """uint8 x uint8 MatMulInteger: exact on this CPU (its x86 uint8 x int8 kernels saturate), so the
+    network uses it, and every hidden state is the same bytes as with numpy's float32 product."""
+    assert network.integer_kernel == "onnxruntime MatMulInteger uint8"
+    rng = np.random.default_rng(11)
+    for layer in network.layers:
+        for p in (layer.qkv, layer.attention_out, layer.intermediate):
+            assert p.integer is not None
+            codes = rng.integers(0, 256, size=(33, p.weights.shape[0])).astype(np.float64)
+            codes[0], codes[1], codes[2, ::2] = 0, 255, 255
+            exact = (codes - p.in_zero).astype(np.int64) @ p.weights.astype(np.int64)
+            assert np.array_equal(p.integer(codes.astype(np.uint8)).astype(np.int64), exact)
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    numpy_only = ExactInt8Network(ensure_built(m, m.base), integer_kernel=False)
+    assert numpy_only.integer_kernel == "numpy float32" and numpy_only.layers[0].qkv.integer is None
+    tok = OnnxEmbedder(m, m.base, num_threads=1).tokenizer
+    for t in SENTENCES:
+        ids = tok.encode(t).ids
+        assert network.hidden(ids).tobytes() == numpy_only.hidden(ids).tobytes(), t
+
+
+def test_an_integer_kernel_that_is_not_exact_is_not_used(monkeypatch, caplog):
+    """If onnxruntime's kernel ever gave other integers on some CPU, numpy's product is kept, with a warning."""
+    import onnxruntime
+
+    real_run = onnxruntime.InferenceSession.run
+
+    def off_by_one(self, outputs, feeds, *args, **kwargs):  # a kernel that loses a unit somewhere
+        out = real_run(self, outputs, feeds, *args, **kwargs)
+        out[0][-1, -1] += 1
+        return out
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", off_by_one)
+    m = ModelManifest.read(STATIC, ROOT / "models")
+    with caplog.at_level("WARNING"):
+        net = ExactInt8Network(ensure_built(m, m.base))
+    assert net.integer_kernel == "numpy float32"
+    assert all(p.integer is None for layer in net.layers for p in (layer.qkv, layer.attention_out, layer.intermediate))
+    assert "does not give the exact products" in caplog.text
+
+
 def test_the_network_computes_what_onnxruntime_computes_up_to_rounding(network):
     """Same weights and scales: the vectors agree closely; only re-quantisation boundaries differ."""
     m = ModelManifest.read(STATIC, ROOT / "models")
@@ -118,7 +159,8 @@ texts = sys.argv[3:]
 static = ModelManifest.read("all-MiniLM-L6-v2-onnx-int8-static", root / "models")
 ort = OnnxEmbedder(static, static.base, num_threads=1)
 net = ExactInt8Network(ensure_built(static, static.base))
-result = {"cpu": np.array(" ".join(k for k in ("SSE42", "AVX", "FMA3", "AVX2", "AVX512F") if cpu.get(k)))}
+result = {"cpu": np.array(" ".join(k for k in ("SSE42", "AVX", "FMA3", "AVX2", "AVX512F") if cpu.get(k))),
+          "kernel": np.array(net.integer_kernel)}
 for i, t in enumerate(texts):
     ids = ort.tokenizer.encode(t).ids
     trace = []
@@ -145,12 +187,14 @@ def test_every_code_is_the_same_on_a_cpu_with_other_simd_kernels(tmp_path, cpu):
     """Under qemu with an SSE4.2-only (Nehalem) or AVX-without-FMA (SandyBridge) CPU, numpy, OpenBLAS and
     onnxruntime pick other kernels than on this machine. onnxruntime's int8 vectors move (the failure this
     encoder exists to avoid: the check can see a CPU difference); the exact network's uint8 codes are all the
-    same and its hidden states agree to float64's last bits."""
+    same and its hidden states agree to float64's last bits. onnxruntime's uint8 integer kernel for that CPU
+    passes the network's exactness check there too, so it is what computed the integer products."""
     qemu = shutil.which("qemu-x86_64")
     assert qemu, "qemu-user is missing: .ci/run installs it (apt-get install qemu-user)"
     native = _codes(tmp_path, [], "native")
     other = _codes(tmp_path, [qemu, "-cpu", cpu], cpu)
     assert str(other["cpu"]) != str(native["cpu"]) and "FMA3" not in str(other["cpu"])
+    assert str(other["kernel"]) == str(native["kernel"]) == "onnxruntime MatMulInteger uint8"
     assert any(not np.array_equal(native[f"ort{i}"], other[f"ort{i}"]) for i in range(3)), \
         "onnxruntime gave the same bytes on both CPUs: the emulated CPU did not change its kernels"
     for i in range(3):

@@ -109,6 +109,7 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
     tokens = sum(len(i) for i in ids)
     return {
         "model": embedder.manifest.name,
+        "integer_kernel": embedder.network.integer_kernel,
         "sentences": len(ids),
         "runs": len(runs),
         "tokens": tokens,

@@ -22,7 +22,9 @@ the same on every CPU:
   float32 sums of integers that stay below 2**24 are exact in any order. So
   every BLAS kernel, with or without FMA, whatever its blocking, gives the
   same integers (``_check_exact`` refuses a model for which this would not
-  hold);
+  hold). They are computed by onnxruntime's uint8 integer kernel
+  (``IntegerProduct``), 1.6x numpy's float32 product, which gives the same
+  integers: checked at load on this CPU, or numpy's product is kept;
 - **everything with real values in float64**: the requantisation, attention
   and its softmax, the layer norms and the feed-forward output projection
   (whose weights stay float). Kernels differ there in the last of 53 bits,
@@ -36,15 +38,17 @@ the same on every CPU:
 
 Sentences of one token length share a run, but every real-valued product is
 one BLAS call per sentence (a kernel may round a row differently beside other
-rows), so a sentence's bytes are those computed alone. About 2.7x the time of
-onnxruntime's int8 kernels (``docs/performance.md``).
+rows), so a sentence's bytes are those computed alone. About 2.4x the time of
+onnxruntime's int8 kernels (``docs/performance.md``); most of it is the
+float64 feed-forward output product.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,7 @@ from notereader.pipeline.onnx_model import OnnxEmbedder, ensure_built, pooled
 
 LEVELS = 256  # uint8 codes
 EXACT_FLOAT32_SUM = 2 ** 24  # integers below this are exact in float32, whatever the order of addition
+logger = logging.getLogger(__name__)
 PROJECTIONS = ("attention/self/query", "attention/self/key", "attention/self/value",
                "attention/output/dense", "intermediate/dense")
 
@@ -69,12 +74,69 @@ class QuantizedProjection:
     multiplier: np.ndarray   # float64 per output column: in_scale * weight_scale / out_scale
     out_scale: float
     out_zero: float
+    integer: IntegerProduct | None = None  # onnxruntime's integer kernel, where it gives the exact products
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         """uint8 output codes (as float64) of the real-valued input rows ``x``."""
-        centred = np.clip(np.rint(x / self.in_scale) + self.in_zero, 0, LEVELS - 1) - self.in_zero
-        products = (centred.astype(np.float32) @ self.weights).astype(np.float64)  # exact integers
-        return np.clip(np.rint(products * self.multiplier) + self.out_zero, 0, LEVELS - 1)
+        q = np.divide(x, self.in_scale)
+        np.rint(q, out=q)
+        q += self.in_zero
+        np.clip(q, 0, LEVELS - 1, out=q)
+        products = self.products(q)
+        products *= self.multiplier
+        np.rint(products, out=products)
+        products += self.out_zero
+        return np.clip(products, 0, LEVELS - 1, out=products)
+
+    def products(self, codes: np.ndarray) -> np.ndarray:
+        """The exact integers sum((code - in_zero) * weight), as float64, of uint8 input codes held as floats."""
+        if self.integer is not None:
+            return self.integer(codes.astype(np.uint8)).astype(np.float64)
+        return ((codes - self.in_zero).astype(np.float32) @ self.weights).astype(np.float64)  # exact integers
+
+
+class IntegerProduct:
+    """sum((a - a_zero) * (w - w_zero)) of uint8 codes as exact int32, by onnxruntime's MatMulInteger.
+
+    uint8 times uint8 on purpose: onnxruntime's x86 kernels for uint8 times *int8* use an instruction
+    (VPMADDUBSW) that saturates its 16-bit pair sums, so they are not exact (onnxruntime's quantisation
+    guide warns of it, and it is seen on this project's machines). uint8 times uint8 widens to 16 bits
+    first and adds in 32 bits, where these products (below 2**24) cannot overflow. Integers are exact
+    whatever the order of addition, so every CPU's kernel gives the same numbers as numpy's float32
+    product; ``ExactInt8Network`` still compares the two at load, on extreme and random codes, and keeps
+    numpy's product if they ever differ. About 1.6x numpy's float32 product on an AVX2 core.
+    """
+
+    WEIGHT_ZERO = 128  # weights minus their zero point lie in [-128, 127]; held as uint8 around 128
+
+    def __init__(self, centred_weights: np.ndarray, in_zero: float) -> None:
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        shifted = centred_weights.astype(np.int64) + self.WEIGHT_ZERO
+        if shifted.min() < 0 or shifted.max() >= LEVELS or not float(in_zero).is_integer():
+            raise ValueError("weights or zero point outside uint8")
+        k, n = centred_weights.shape
+        graph = helper.make_graph(
+            [helper.make_node("MatMulInteger", ["codes", "weights", "in_zero", "weight_zero"], ["products"])],
+            "integer_product",
+            [helper.make_tensor_value_info("codes", TensorProto.UINT8, ["rows", k])],
+            [helper.make_tensor_value_info("products", TensorProto.INT32, ["rows", n])],
+            [numpy_helper.from_array(shifted.astype(np.uint8), "weights"),
+             numpy_helper.from_array(np.array(int(in_zero), dtype=np.uint8), "in_zero"),
+             numpy_helper.from_array(np.array(self.WEIGHT_ZERO, dtype=np.uint8), "weight_zero")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+        onnx.checker.check_model(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # the encoder runs one sentence run per thread
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"codes": codes})[0]
 
 
 @dataclass(frozen=True)
@@ -94,7 +156,10 @@ class Layer:
 class ExactInt8Network:
     """The BERT encoder of a QOperator static int8 ONNX export (torch.onnx names), computed exactly in numpy."""
 
-    def __init__(self, path: Path, heads: int = 12, epsilon: float = 1e-12) -> None:
+    def __init__(self, path: Path, heads: int = 12, epsilon: float = 1e-12, integer_kernel: bool = True) -> None:
+        """``integer_kernel``: compute the integer products with onnxruntime's integer kernel where it
+        matches numpy's float32 product exactly (checked here); False always uses numpy's. Either gives
+        the same numbers: only the speed differs."""
         import onnx
         from onnx import numpy_helper
         from scipy.special import erf
@@ -169,6 +234,36 @@ class ExactInt8Network:
                                       hint="The exact encoder reads the pinned int8-static ONNX export; rebuild it.")
         self.dim = int(self.position.shape[1])
         self.max_tokens = int(self.position.shape[0])
+        self.integer_kernel = "numpy float32"
+        if integer_kernel:
+            self._use_integer_kernel(path)
+
+    def _use_integer_kernel(self, path: Path) -> None:
+        """Switch every quantised product to onnxruntime's integer kernel if, on this CPU, it gives
+        exactly numpy's products on probe codes: all 0, all 255, alternating, the zero point, random."""
+        rng = np.random.default_rng(0)
+        layers = []
+        for layer in self.layers:
+            swapped = {}
+            for name in ("qkv", "attention_out", "intermediate"):
+                p: QuantizedProjection = getattr(layer, name)
+                try:
+                    kernel = IntegerProduct(p.weights, p.in_zero)
+                except ValueError:
+                    return
+                k = p.weights.shape[0]
+                probe = rng.integers(0, LEVELS, size=(64, k)).astype(np.float64)
+                probe[0], probe[1], probe[2] = 0, LEVELS - 1, p.in_zero
+                probe[3, ::2], probe[3, 1::2] = 0, LEVELS - 1
+                probe[4, ::2], probe[4, 1::2] = LEVELS - 1, 0
+                if not np.array_equal(kernel(probe.astype(np.uint8)).astype(np.float64), p.products(probe)):
+                    logger.warning("%s: onnxruntime's integer kernel does not give the exact products on this CPU; "
+                                   "numpy's float32 product is used (same results, slower).", path)
+                    return
+                swapped[name] = replace(p, integer=kernel)
+            layers.append(replace(layer, **swapped))
+        self.layers = layers
+        self.integer_kernel = "onnxruntime MatMulInteger uint8"
 
     def _norm(self, x: np.ndarray, gamma_beta: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         centred = x - x.mean(axis=-1, keepdims=True)
@@ -200,7 +295,7 @@ class ExactInt8Network:
             return _Stage(stages, name) if stages is not None else contextlib.nullcontext()
 
         def codes(p: QuantizedProjection, x: np.ndarray) -> np.ndarray:
-            with stage("integer products (quantise, float32 product, requantise)"):
+            with stage("integer products (quantise, exact integer product, requantise)"):
                 out = p.codes(x.reshape(count * tokens, -1)).reshape(count, tokens, -1)
             if trace is not None:
                 trace.append(out.astype(np.uint8))
