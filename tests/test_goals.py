@@ -53,6 +53,14 @@ def _last_sentence_direction(nlp, cues, text: str, lead: str = "Home visit at 2p
     ("She used her coping card on the long bus ride home.", "progress"),
     ("Both boys have had perfect attendance since the winter break.", "progress"),
     ("The hold on her license was lifted once the fines were paid.", "progress"),
+    # denied use without naming a drug, time sober counted in weeks, months or years, a step arranged or granted,
+    # a group still attended ("still going to" is not a plan), and a stretch without contact
+    ("She hasn't used any pills since she moved into the sober house.", "progress"),
+    ("He is eleven months sober and now chairs the Monday meeting.", "progress"),
+    ("The social worker arranged a same-week dental visit for the twins.", "progress"),
+    ("His petition to seal the old record was granted.", "progress"),
+    ("She is still going to the Wednesday grief group at the church.", "progress"),
+    ("Mom finally answered on Friday after two weeks of no contact.", "setback"),
     # agreeing to a step is not a plan for later: the note's annotators count it as progress more often than not,
     # so no cue forces it to a mention and the classifier decides
     ("She agreed to a trial week at the adult day program.", "mentioned"),
