@@ -30,6 +30,8 @@ def test_pipeline_bench_smoke(reader):
     (prof,) = result["encoder_profile"]
     assert prof["model"] == result["model"] and prof["tokens"] > prof["sentences"] > 0
     assert abs(sum(prof["op_share"].values()) - 1.0) < 0.05 and prof["dense_gflop_per_s_one_thread"] > 0
+    numpy_products = prof["with_numpy_integer_products"]  # the same runs with numpy's product, for comparison
+    assert numpy_products["kernel_seconds_one_thread"] > 0 and numpy_products["integer_products_seconds"] > 0
 
 
 def test_dense_flops_of_the_float32_encoder():

@@ -95,8 +95,15 @@ def profile_encoder(embedder: Any, texts: list[str]) -> dict[str, Any]:
 
 
 def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
-    """Stage shares and the dense arithmetic rate of the exact int8 encoder on ``texts`` (one thread)."""
+    """Stage shares and the dense arithmetic rate of the exact int8 encoder on ``texts`` (one thread).
+
+    The same runs are then timed once more with numpy's float32 product for the integer products
+    (``ExactInt8Network(integer_kernel=False)``): the two give the same bytes, so the difference is
+    what onnxruntime's integer kernel saves on this CPU.
+    """
     import time
+
+    from notereader.pipeline.exact_int8 import ExactInt8Network
 
     flops_per_token = _model_flops_per_token(embedder)
     ids = embedder._ids(sorted(set(texts)))
@@ -106,7 +113,14 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
     for members in runs:
         embedder.network.hidden_batch([ids[i] for i in members], stages=stages)
     seconds = time.perf_counter() - started
+    numpy_products = ExactInt8Network(embedder._model_file(), integer_kernel=False)
+    numpy_stages: dict[str, float] = {}
+    started = time.perf_counter()
+    for members in runs:
+        numpy_products.hidden_batch([ids[i] for i in members], stages=numpy_stages)
+    numpy_seconds = time.perf_counter() - started
     tokens = sum(len(i) for i in ids)
+    integer_stage = next((k for k in stages if k.startswith("integer products")), "")
     return {
         "model": embedder.manifest.name,
         "integer_kernel": embedder.network.integer_kernel,
@@ -118,4 +132,9 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
                      "other (embedding, reshapes, Python)": round(1 - sum(stages.values()) / seconds, 3)},
         "dense_gflop_per_token": round(flops_per_token / 1e9, 4),
         "dense_gflop_per_s_one_thread": round(flops_per_token * tokens / seconds / 1e9, 1),
+        "with_numpy_integer_products": {
+            "kernel_seconds_one_thread": round(numpy_seconds, 3),
+            "integer_products_seconds": round(numpy_stages.get(integer_stage, 0.0), 3),
+            "integer_products_seconds_with_kernel": round(stages.get(integer_stage, 0.0), 3),
+        },
     }
