@@ -118,6 +118,7 @@ class IntegerProduct:
         if shifted.min() < 0 or shifted.max() >= LEVELS or not float(in_zero).is_integer():
             raise ValueError("weights or zero point outside uint8")
         k, n = centred_weights.shape
+        self.columns = n
         graph = helper.make_graph(
             [helper.make_node("MatMulInteger", ["codes", "weights", "in_zero", "weight_zero"], ["products"])],
             "integer_product",
@@ -133,10 +134,20 @@ class IntegerProduct:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        # No memory arena: eighteen sessions would each keep one as large as their largest run's buffers.
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, codes: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"codes": codes})[0]
+        # numpy owns both buffers (bound, not copied): onnxruntime's own output allocations, of a new size for
+        # every run, would otherwise fragment the C heap and hold on to hundreds of MB
+        codes = np.ascontiguousarray(codes)
+        out = np.empty((codes.shape[0], self.columns), dtype=np.int32)
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("codes", codes)
+        binding.bind_output("products", "cpu", 0, np.int32, out.shape, out.ctypes.data)
+        self.session.run_with_iobinding(binding)
+        return out
 
 
 @dataclass(frozen=True)
