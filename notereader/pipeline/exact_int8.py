@@ -23,8 +23,9 @@ the same on every CPU:
   every BLAS kernel, with or without FMA, whatever its blocking, gives the
   same integers (``_check_exact`` refuses a model for which this would not
   hold). They are computed by onnxruntime's uint8 integer kernel
-  (``IntegerProduct``), 1.6x numpy's float32 product, which gives the same
-  integers: checked at load on this CPU, or numpy's product is kept;
+  (``IntegerProduct``), faster than numpy's float32 product (``notereader
+  bench``'s encoder profile times both), which gives the same integers:
+  checked at load on this CPU, or numpy's product is kept;
 - **everything with real values in float64**: the requantisation, attention
   and its softmax, the layer norms and the feed-forward output projection
   (whose weights stay float). Kernels differ there in the last of 53 bits,
@@ -104,7 +105,7 @@ class IntegerProduct:
     first and adds in 32 bits, where these products (below 2**24) cannot overflow. Integers are exact
     whatever the order of addition, so every CPU's kernel gives the same numbers as numpy's float32
     product; ``ExactInt8Network`` still compares the two at load, on extreme and random codes, and keeps
-    numpy's product if they ever differ. About 1.6x numpy's float32 product on an AVX2 core.
+    numpy's product if they ever differ.
     """
 
     WEIGHT_ZERO = 128  # weights minus their zero point lie in [-128, 127]; held as uint8 around 128
@@ -116,7 +117,7 @@ class IntegerProduct:
 
         shifted = centred_weights.astype(np.int64) + self.WEIGHT_ZERO
         if shifted.min() < 0 or shifted.max() >= LEVELS or not float(in_zero).is_integer():
-            raise ValueError("weights or zero point outside uint8")
+            raise ValueError("a weight or the activations' zero point does not fit in uint8")
         k, n = centred_weights.shape
         self.columns = n
         graph = helper.make_graph(
@@ -260,7 +261,9 @@ class ExactInt8Network:
                 p: QuantizedProjection = getattr(layer, name)
                 try:
                     kernel = IntegerProduct(p.weights, p.in_zero)
-                except ValueError:
+                except ValueError as err:
+                    logger.warning("%s: %s, so onnxruntime's uint8 integer kernel cannot compute its products; "
+                                   "numpy's float32 product is used (same results, slower).", path, err)
                     return
                 k = p.weights.shape[0]
                 probe = rng.integers(0, LEVELS, size=(64, k)).astype(np.float64)
