@@ -59,6 +59,8 @@ def _last_sentence_direction(nlp, cues, text: str, lead: str = "Home visit at 2p
     ("He is eleven months sober and now chairs the Monday meeting.", "progress"),
     ("The social worker arranged a same-week dental visit for the twins.", "progress"),
     ("His petition to seal the old record was granted.", "progress"),
+    # a court granting the landlord possession is the tenancy's end, not a petition won (a tie reads as setback)
+    ("The judge granted the landlord possession of the unit on Tuesday.", "setback"),
     ("She is still going to the Wednesday grief group at the church.", "progress"),
     ("Mom finally answered on Friday after two weeks of no contact.", "setback"),
     # agreeing to a step is not a plan for later: the note's annotators count it as progress more often than not,
