@@ -103,7 +103,7 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
     """
     import time
 
-    from notereader.pipeline.exact_int8 import ExactInt8Network
+    from notereader.pipeline.exact_int8 import INTEGER_STAGE, ExactInt8Network
 
     flops_per_token = _model_flops_per_token(embedder)
     ids = embedder._ids(sorted(set(texts)))
@@ -120,7 +120,6 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
         numpy_products.hidden_batch([ids[i] for i in members], stages=numpy_stages)
     numpy_seconds = time.perf_counter() - started
     tokens = sum(len(i) for i in ids)
-    integer_stage = next((k for k in stages if k.startswith("integer products")), "")
     return {
         "model": embedder.manifest.name,
         "integer_kernel": embedder.network.integer_kernel,
@@ -134,7 +133,7 @@ def profile_exact(embedder: Any, texts: list[str]) -> dict[str, Any]:
         "dense_gflop_per_s_one_thread": round(flops_per_token * tokens / seconds / 1e9, 1),
         "with_numpy_integer_products": {
             "kernel_seconds_one_thread": round(numpy_seconds, 3),
-            "integer_products_seconds": round(numpy_stages.get(integer_stage, 0.0), 3),
-            "integer_products_seconds_with_kernel": round(stages.get(integer_stage, 0.0), 3),
+            "integer_products_seconds": round(numpy_stages.get(INTEGER_STAGE, 0.0), 3),
+            "integer_products_seconds_with_kernel": round(stages.get(INTEGER_STAGE, 0.0), 3),
         },
     }

@@ -56,11 +56,12 @@ from typing import Any
 import numpy as np
 
 from notereader.errors import ModelIntegrityError
-from notereader.pipeline.onnx_model import OnnxEmbedder, ensure_built, pooled
+from notereader.pipeline.onnx_model import OnnxEmbedder, ensure_built, one_thread_options, pooled
 
 LEVELS = 256  # uint8 codes
 EXACT_FLOAT32_SUM = 2 ** 24  # integers below this are exact in float32, whatever the order of addition
 logger = logging.getLogger(__name__)
+INTEGER_STAGE = "integer products (quantise, exact integer product, requantise)"  # a stage of hidden_batch's profile
 PROJECTIONS = ("attention/self/query", "attention/self/key", "attention/self/value",
                "attention/output/dense", "intermediate/dense")
 
@@ -130,11 +131,7 @@ class IntegerProduct:
              numpy_helper.from_array(np.array(self.WEIGHT_ZERO, dtype=np.uint8), "weight_zero")])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
         onnx.checker.check_model(model)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # the encoder runs one sentence run per thread
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        options = one_thread_options()
         # No memory arena: eighteen sessions would each keep one as large as their largest run's buffers.
         options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -309,7 +306,7 @@ class ExactInt8Network:
             return _Stage(stages, name) if stages is not None else contextlib.nullcontext()
 
         def codes(p: QuantizedProjection, x: np.ndarray) -> np.ndarray:
-            with stage("integer products (quantise, exact integer product, requantise)"):
+            with stage(INTEGER_STAGE):
                 out = p.codes(x.reshape(count * tokens, -1)).reshape(count, tokens, -1)
             if trace is not None:
                 trace.append(out.astype(np.uint8))

@@ -358,6 +358,19 @@ def ensure_built(manifest: ModelManifest, base: ModelManifest, rebuild: bool = F
     return path
 
 
+def one_thread_options() -> Any:
+    """onnxruntime session options for one thread per run, no spinning, warnings quiet: the encoders run
+    several runs at once, one per thread (see the module docstring)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
 def pooled(hidden: np.ndarray) -> np.ndarray:
     """A sentence's vector: its tokens' last hidden states averaged in float64, then L2-normalised."""
     vec = hidden.astype(np.float64).mean(axis=0)
@@ -393,12 +406,8 @@ class OnnxEmbedder:
         """Load the model file into the runtime that computes it (here onnxruntime)."""
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one thread per sentence run: see the module docstring
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = one_thread_options()
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         # float32: a sentence's vector is the same bytes alone or beside others of its token length (no padding;
