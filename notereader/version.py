@@ -154,8 +154,14 @@ tracked separately by their hash in ``provenance.engine_data_sha256``.
        (cosine 0.999 to onnxruntime's on average), so scores and some
        findings change for the same note; onnxruntime's int8-static model
        stays available by name (--model), about 2.7x faster.
+1.18.0 quoted first-person speech ('he swung his cane at me') is also read
+       as a report of it, pronouns in the third person, with and without
+       "Client said" before it (pipeline/speech.py); a risk raised in the
+       note cites such a clause when the nearer reading comes within
+       CITE_MARGIN of the threshold. Nothing is raised on those readings.
+       Risk citations change for the same note.
 """
 
-ENGINE_VERSION = "1.17.0"
+ENGINE_VERSION = "1.18.0"
 ANALYSIS_SCHEMA = "notereader.analysis.v1"
 SCORE_DECIMALS = 4

@@ -37,6 +37,7 @@ def _clauses(reader: Any, notes: list[BenchNote]) -> list[str]:
     for n in notes:
         doc = seg(reader.nlp.make_doc(n.text))
         out += doc._.scoring_texts
+        out += [t for readings in doc._.reported_texts if readings for t in readings]
     return out
 
 

@@ -23,6 +23,7 @@ from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.goals import DirectionModel, GoalCues, match_goals
 from notereader.pipeline.matcher import RubricIndex
 from notereader.pipeline.medications import MedicationLexicon
+from notereader.pipeline.speech import note_pronoun_is_she, quote_spans, reported
 from notereader.pipeline.roles import RoleLexicon, introduced_roles, scoring_texts
 from notereader.pipeline.segment import segment
 
@@ -56,8 +57,16 @@ class Segmenter:
         doc._.text = text
         doc._.segmentation = seg
         doc._.clause_texts = [text[c.start:c.end] for c in seg.clauses]
+        roles = introduced_roles(text, self.roles)
         doc._.scoring_texts = [self.medications.annotate(t) for t in
-                               scoring_texts(doc._.clause_texts, introduced_roles(text, self.roles), self.roles)]
+                               scoring_texts(doc._.clause_texts, roles, self.roles)]
+        # quoted first-person words, read as a report of them (speech.py): a clause cites a raised risk
+        # when either reading is near it, as for a clause just under the threshold
+        spans, she = quote_spans(text), note_pronoun_is_she(text)
+        doc._.reported_texts = [
+            tuple(self.medications.annotate(r) for r in
+                  scoring_texts(list(readings), roles, self.roles, context=doc._.clause_texts)) or None
+            for readings in (reported(t, c.start, spans, she) for t, c in zip(doc._.clause_texts, seg.clauses))]
         sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
         doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]
         starts = {a for a, b in sent_tok if b > a}
@@ -109,6 +118,7 @@ class RubricMatcher:
             texts: set[str] = set()
             for doc in batch:
                 texts.update(doc._.scoring_texts)
+                texts.update(x for t in doc._.reported_texts or () if t is not None for x in t)
                 texts.update(t for _gid, t in (doc._.plan_goals or ()) if t.strip())
             pending.append((batch, self._dispatch.submit(embedder.encode, texts)))
             if len(pending) > 1:

@@ -141,6 +141,7 @@ class RubricIndex:
         if not clauses:
             return []
         best, best_idx = self.scores(doc._.clause_matrix, doc._.scoring_texts)
+        heard = self._heard_scores(doc, best)
         # phrase matches per clause
         phrase_hits: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
         tok_clause = _token_to_clause(len(doc), clause_tokens)
@@ -154,7 +155,7 @@ class RubricIndex:
         # Only cells near or over their threshold, or with a phrase, can produce a hit; the exact
         # comparison below decides. (A pre-filter: skipping the rest changes nothing.)
         support_floor = np.where([r.kind == "risk" for r in self.rubrics], self.thresholds - CITE_MARGIN, self.thresholds)
-        near = best >= support_floor[None, :] - 1e-6
+        near = heard >= support_floor[None, :] - 1e-6
         for ci in range(len(clauses)):
             candidates = set(np.flatnonzero(near[ci]).tolist()) | {ri for (c, ri) in phrase_hits if c == ci}
             if not candidates:
@@ -167,8 +168,9 @@ class RubricIndex:
                 semantic = on_meaning and sem >= self.thresholds[ri]
                 phr = phrase_hits.get((ci, ri), [])
                 if not semantic and not phr:
-                    if on_meaning and sem >= rnd(support_floor[ri]):
-                        support = self._support(ctx, rubric, ci, cs, ce, ss, se, sem, int(best_idx[ci, ri]))
+                    if on_meaning and rnd(heard[ci, ri]) >= rnd(support_floor[ri]):
+                        support = self._support(ctx, rubric, ci, cs, ce, ss, se, rnd(heard[ci, ri]),
+                                                int(best_idx[ci, ri]))
                         if support is not None:
                             hits.append(support)
                     continue
@@ -177,6 +179,25 @@ class RubricIndex:
                     hits.append(hit)
         hits += self._what_phrases_were_about(doc, hits, best, best_idx)
         return hits
+
+    def _heard_scores(self, doc: Doc, best: np.ndarray) -> np.ndarray:
+        """``best``, raised for each clause with quoted first-person words to its nearer reported reading (risks).
+
+        These scores only decide whether a clause is cited as support for a risk raised in the note
+        (``speech.py``): a client's own words ("he swung his cane at me") are the evidence an auditor
+        needs, but read unlike the rubrics' third-person statements. They raise nothing themselves.
+        """
+        readings = doc._.reported_texts or ()
+        rows = [i for i, r in enumerate(readings) if r]
+        if not rows:
+            return best
+        heard = best.copy()
+        for k in range(max(len(readings[i]) for i in rows)):
+            take = [i for i in rows if len(readings[i]) > k]
+            texts = [readings[i][k] for i in take]
+            scores, _idx = self.scores(np.array([doc._.clause_vectors[t] for t in texts], dtype=np.float64), texts)
+            heard[take] = np.maximum(heard[take], scores)
+        return np.where(np.array([r.kind == "risk" for r in self.rubrics])[None, :], heard, best)
 
     def _what_phrases_were_about(self, doc: Doc, hits: list[UnitHit], best: np.ndarray,
                                  best_idx: np.ndarray) -> list[UnitHit]:

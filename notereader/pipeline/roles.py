@@ -90,15 +90,17 @@ def introduced_roles(text: str, lex: RoleLexicon) -> dict[str, tuple[str | None,
     return out
 
 
-def scoring_texts(clause_texts: list[str], roles: dict[str, tuple[str | None, str]], lex: RoleLexicon) -> list[str]:
+def scoring_texts(clause_texts: list[str], roles: dict[str, tuple[str | None, str]], lex: RoleLexicon,
+                  context: list[str] | None = None) -> list[str]:
     """Each clause with the role inserted before every introduced name it mentions (once per name).
 
     A role introduced without a possessive ("Bf Shane") gets the one the clause's own pronouns suggest
-    ("she couldn't breathe": her), else the note's.
+    ("she couldn't breathe": her), else the note's (``context``: the note's clauses, when
+    ``clause_texts`` are only some of them, read another way).
     """
     if not roles:
         return list(clause_texts)
-    note_possessive = _possessive(" ".join(clause_texts)) or "her"
+    note_possessive = _possessive(" ".join(context if context is not None else clause_texts)) or "her"
     words = lex.role_words
     titles = "|".join(TITLES)
     out = []
