@@ -23,9 +23,9 @@ from notereader.pipeline.embedder import Embedder
 from notereader.pipeline.goals import DirectionModel, GoalCues, match_goals
 from notereader.pipeline.matcher import RubricIndex
 from notereader.pipeline.medications import MedicationLexicon
-from notereader.pipeline.speech import note_pronoun_is_she, quote_spans, reported
 from notereader.pipeline.roles import RoleLexicon, introduced_roles, scoring_texts
 from notereader.pipeline.segment import segment
+from notereader.pipeline.speech import note_pronoun_is_she, quote_spans, reported
 
 # spaCy forbids "." in factory names, so "notereader.context.v1" is spelled
 # "notereader_context_v1". A change of behaviour gets a new name (…_v2).
@@ -45,7 +45,8 @@ def _token_range(doc: Doc, start: int, end: int) -> tuple[int, int]:
 
 class Segmenter:
     """Paragraphs, section headers, sentences and clauses (``segment.py``), and each clause's scoring text
-    (partner roles beside names, ``roles.py``; medicines' kinds beside their names, ``medications.py``)."""
+    (partner roles beside names, ``roles.py``; medicines' kinds beside their names, ``medications.py``)
+    and, for quoted first-person words, its reported readings (``speech.py``)."""
 
     def __init__(self) -> None:
         self.roles = RoleLexicon.load()
