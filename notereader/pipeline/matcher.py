@@ -81,6 +81,7 @@ class RubricIndex:
         self.thresholds = np.array(
             [r.threshold if r.threshold is not None else default_threshold(r) for r in self.rubrics]
         )
+        self.is_risk = np.array([r.kind == "risk" for r in self.rubrics], dtype=bool)
         lf_rows, lf_owner = [], []
         self.statements: list[str] = []
         self.statement_ignore: list[frozenset[str]] = []
@@ -154,7 +155,7 @@ class RubricIndex:
         hits: list[UnitHit] = []
         # Only cells near or over their threshold, or with a phrase, can produce a hit; the exact
         # comparison below decides. (A pre-filter: skipping the rest changes nothing.)
-        support_floor = np.where([r.kind == "risk" for r in self.rubrics], self.thresholds - CITE_MARGIN, self.thresholds)
+        support_floor = np.where(self.is_risk, self.thresholds - CITE_MARGIN, self.thresholds)
         near = heard >= support_floor[None, :] - 1e-6
         for ci in range(len(clauses)):
             candidates = set(np.flatnonzero(near[ci]).tolist()) | {ri for (c, ri) in phrase_hits if c == ci}
@@ -197,7 +198,7 @@ class RubricIndex:
             texts = [readings[i][k] for i in take]
             scores, _idx = self.scores(np.array([doc._.clause_vectors[t] for t in texts], dtype=np.float64), texts)
             heard[take] = np.maximum(heard[take], scores)
-        return np.where(np.array([r.kind == "risk" for r in self.rubrics])[None, :], heard, best)
+        return np.where(self.is_risk[None, :], heard, best)
 
     def _what_phrases_were_about(self, doc: Doc, hits: list[UnitHit], best: np.ndarray,
                                  best_idx: np.ndarray) -> list[UnitHit]:

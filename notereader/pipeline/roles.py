@@ -61,7 +61,7 @@ class RoleLexicon:
         return cls(roles, not_names, hashlib.sha256(raw).hexdigest(), before, after, role_words)
 
 
-def _possessive(text: str) -> str | None:
+def pronoun_possessive(text: str) -> str | None:
     """ "her" or "his" by the third-person pronouns of ``text``, or None when they tie."""
     she = len(re.findall(r"\b(?:she|her|hers)\b", text, re.I))
     he = len(re.findall(r"\b(?:he|him|his)\b", text, re.I))
@@ -100,7 +100,7 @@ def scoring_texts(clause_texts: list[str], roles: dict[str, tuple[str | None, st
     """
     if not roles:
         return list(clause_texts)
-    note_possessive = _possessive(" ".join(context if context is not None else clause_texts)) or "her"
+    note_possessive = pronoun_possessive(" ".join(context if context is not None else clause_texts)) or "her"
     words = lex.role_words
     titles = "|".join(TITLES)
     out = []
@@ -114,7 +114,7 @@ def scoring_texts(clause_texts: list[str], roles: dict[str, tuple[str | None, st
                     or re.match(rf"[ \t]*[,(][ \t]*(?:\w+[ \t]+)?(?:{words})(?![\w/-])", new[m.end():], re.I):
                 continue  # the role already stands beside the name (the introducing clause)
             poss, role = roles[name]
-            poss = poss or _possessive(text.replace(name, "")) or note_possessive
+            poss = poss or pronoun_possessive(text.replace(name, "")) or note_possessive
             new = f"{new[:m.start()]}{poss} {role} {new[m.start():]}"
         out.append(new)
     return out

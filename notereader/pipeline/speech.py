@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 
+from notereader.pipeline.roles import pronoun_possessive
+
 REPORT_PREFIX = "Client said "
 _DOUBLE_OPEN = {'"': '"', "\u201c": "\u201d"}
 _SINGLE = ("'", "\u2018", "\u2019")
@@ -127,6 +129,4 @@ def reported(clause: str, start: int, spans: list[tuple[int, int]], she: bool) -
 
 def note_pronoun_is_she(text: str) -> bool:
     """True unless the note says he/him/his more often than she/her/hers."""
-    she = len(re.findall(r"\b(?:she|her|hers)\b", text, re.I))
-    he = len(re.findall(r"\b(?:he|him|his)\b", text, re.I))
-    return not he > she
+    return pronoun_possessive(text) != "his"
