@@ -66,7 +66,7 @@ class Segmenter:
         spans, she = quote_spans(text), note_pronoun_is_she(text)
         doc._.reported_texts = [
             tuple(self.medications.annotate(r) for r in
-                  scoring_texts(list(readings), roles, self.roles, context=doc._.clause_texts)) or None
+                  scoring_texts(list(readings), roles, self.roles, context=doc._.clause_texts)) if readings else None
             for readings in (reported(t, c.start, spans, she) for t, c in zip(doc._.clause_texts, seg.clauses))]
         sent_tok = [_token_range(doc, s.start, s.end) for s in seg.sentences]
         doc._.clause_tokens = [(*_token_range(doc, c.start, c.end), *sent_tok[c.sentence]) for c in seg.clauses]

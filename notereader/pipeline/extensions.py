@@ -11,7 +11,8 @@ DOC_EXTENSIONS = (
     "text",            # str: the note text (Doc.text re-joins every token on each access)
     "clause_texts",    # list[str]: each clause's text, in clause order
     "scoring_texts",   # list[str]: each clause as the models read it (roles.py, medications.py)
-    "reported_texts",  # list[str | None]: a clause's quoted first-person words reported (speech.py), else None
+    "reported_texts",  # list[tuple[str, ...] | None]: per clause, its quoted first-person words read as reported
+                       # (speech.py), or None
     "clause_tokens",   # list[(tok_start, tok_end, sent_tok_start, sent_tok_end)] per clause
     "context",         # context.DocContext: cues and terminators
     "clause_vectors",  # dict[str, np.ndarray]: clause and goal text -> unit vector

@@ -7,11 +7,14 @@ statements, like the rest of a case note, are written in the third person
 voices far apart: that quotation scored 0.04 as domestic violence, and 0.79
 as "Client said he swung his cane at her Thursday and caught her cheek".
 
-So a clause whose quoted words speak in the first person gets a scoring text
-that reports them: "Client said" before it, and in the quoted words the
-first-person pronouns turned into the third ("I'm" -> "she is", "my" -> "her").
-Like the roles beside names (``roles.py``), this changes only what the models
-read; context cues, phrases, quotes and citations read the note's own words.
+So a clause whose quoted words speak in the first person gets two readings
+that report them: the quoted first-person pronouns turned into the third
+("I'm" -> "she is", "my" -> "her"), and the same after "Client said". A risk
+raised in the note cites the clause when the nearer reading comes within the
+citing margin of its threshold (``matcher.RubricIndex._heard_scores``); the
+readings raise nothing themselves. Like the roles beside names
+(``roles.py``), they change only what the models read; context cues,
+phrases, quotes and citations read the note's own words.
 
 Only words between quote marks that open and close on the same line are
 rewritten: a case worker's own "I called the landlord" is not the client's
