@@ -14,7 +14,11 @@ The corpus format is ``shared/corpus/TAXONOMY.md``'s: each line a note with
   share of cited clauses that overlap the gold evidence (a hit rate bought by
   citing more clauses shows here as more clauses and a smaller share);
 - theme micro-F1 over (note, theme) pairs; goal-direction accuracy over the
-  gold goals (a goal not found counts as wrong).
+  gold goals (a goal not found counts as wrong);
+- goal evidence: over the gold goals the reader found, the share whose cited
+  clause overlaps the gold evidence, and the direction accuracy on those and
+  on the rest. It tells the two causes of a wrong direction apart: the wrong
+  clause chosen for the goal, or the right clause read the wrong way.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class Tally:
     quotes: list[int] = field(default_factory=lambda: [0, 0])
     goals: list[int] = field(default_factory=lambda: [0, 0])
     goal_found: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # found gold goals: [cited on the evidence and right, on the evidence, elsewhere and right, elsewhere]
+    goal_evidence: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -196,10 +202,16 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
             t.goals[1] += 1
             ok = gid in pg and pg[gid]["direction"] == g["direction"]
             t.goals[0] += ok
+            on_evidence = gid in pg and _overlaps(pg[gid]["citations"], _spans(text, g["evidence"]))
+            if gid in pg:
+                k = 0 if on_evidence else 2
+                t.goal_evidence[k] += ok
+                t.goal_evidence[k + 1] += 1
             if keep_errors and not ok:
                 t.errors.append({"note_id": note.note_id, "kind": "goal", "goal_id": gid, "gold": g["direction"],
                                  "got": pg[gid]["direction"] if gid in pg else None, "evidence": g.get("evidence"),
-                                 "cited": pg[gid]["citations"][0]["quote"] if gid in pg else None})
+                                 "cited": pg[gid]["citations"][0]["quote"] if gid in pg else None,
+                                 "on_evidence": on_evidence})
         t.goal_found[0] += len(set(pg) & set(gg))
         t.goal_found[1] += len(set(pg) - set(gg))
         t.goal_found[2] += len(set(gg) - set(pg))
@@ -222,10 +234,21 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
         "theme_micro": _prf(*t.theme),
         "goal_direction_accuracy": round(t.goals[0] / t.goals[1], 3) if t.goals[1] else None,
         "goal_detection": _prf(*t.goal_found),
+        "goal_evidence": _goal_evidence(t.goal_evidence),
     }
     if keep_errors:
         out["errors"] = t.errors
     return out
+
+
+def _goal_evidence(c: list[int]) -> dict[str, Any]:
+    found = c[1] + c[3]
+    return {
+        "found": found,
+        "on_evidence": round(c[1] / found, 3) if found else None,
+        "direction_on_evidence": round(c[0] / c[1], 3) if c[1] else None,
+        "direction_elsewhere": round(c[2] / c[3], 3) if c[3] else None,
+    }
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -240,6 +263,9 @@ def format_report(r: dict[str, Any]) -> str:
     lines.append(f"theme micro   P {tm['precision']:.3f}  R {tm['recall']:.3f}  F1 {tm['f1']:.3f}")
     gd = r["goal_detection"]
     lines.append(f"goal direction accuracy {r['goal_direction_accuracy']}   goal detection P {gd['precision']} R {gd['recall']}")
+    ge = r["goal_evidence"]
+    lines.append(f"goal evidence: {ge['on_evidence']} of {ge['found']} found goals cited on the gold evidence; "
+                 f"direction accuracy there {ge['direction_on_evidence']}, elsewhere {ge['direction_elsewhere']}")
     lines.append("per rubric:")
     for rid, v in r["risk_per_rubric"].items():
         lines.append(f"  {rid:24s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  (tp {v['tp']} fp {v['fp']} fn {v['fn']})")

@@ -53,7 +53,32 @@ def test_the_figures_of_one_hand_scored_note(tmp_path):
     assert r["decoy_trip_rate"] == 0.5 and r["decoy_trip_by_why"] == {"negated": "0/1", "other_person": "1/1"}
     assert r["theme_micro"]["tp"] == 1 and r["theme_micro"]["fn"] == 1
     assert r["goal_direction_accuracy"] == 0.0
+    assert r["goal_evidence"] == {"found": 1, "on_evidence": 1.0, "direction_on_evidence": 0.0,
+                                  "direction_elsewhere": None}
     assert r["quote_integrity"] == 1.0
+
+
+def test_goal_evidence_tells_a_wrong_clause_from_a_wrong_reading(tmp_path):
+    goals = [{"goal_id": "G1", "text": "Pay rent on time"}, {"goal_id": "G2", "text": "Keep housing"},
+             {"goal_id": "G3", "text": "Stay out of court"}]
+    note = {**_note(goals=[{"goal_id": "G1", "direction": "progress", "evidence": "Rent paid for May."},
+                           {"goal_id": "G2", "direction": "setback", "evidence": "Cl got an eviction notice Monday."},
+                           {"goal_id": "G3", "direction": "mentioned", "evidence": "Her sister was arrested."}]),
+            "plan": {"goals": goals}}
+    corpus = read_corpus(_write(tmp_path, note))
+    analysis = {"risks": [], "themes": [], "suppressed": [], "goals": [
+        # right clause, right direction
+        {"goal_id": "G1", "direction": "progress", "citations": [_cite("Rent paid for May.")]},
+        # another clause, and the direction happens to be right
+        {"goal_id": "G2", "direction": "setback", "citations": [_cite("She denies SI.")]},
+        # G3 is not found: it counts against direction accuracy, not in the goal evidence figures
+    ]}
+    r = score(corpus, [analysis], keep_errors=True)
+    assert r["goal_direction_accuracy"] == round(2 / 3, 3)
+    assert r["goal_evidence"] == {"found": 2, "on_evidence": 0.5, "direction_on_evidence": 1.0,
+                                  "direction_elsewhere": 1.0}
+    [miss] = [e for e in r["errors"] if e["kind"] == "goal"]
+    assert miss["goal_id"] == "G3" and miss["got"] is None and miss["on_evidence"] is False
 
 
 def test_gold_that_cannot_be_scored_is_refused_naming_each_key(tmp_path):
