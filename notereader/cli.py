@@ -63,9 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "{negated, historical, hypothetical, other_person, resolved, screening_negative, cues}.")
     p.add_argument("--jsonl", required=True, metavar="IN.jsonl")
 
-    p = sub.add_parser("eval", help="score the reader against an annotated corpus (TAXONOMY.md format)")
-    p.add_argument("corpus", metavar="CORPUS.jsonl")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p = sub.add_parser("eval", help="score the reader against annotated corpora (TAXONOMY.md format)",
+                       description="Score the reader against one or more annotated corpora. Every corpus is "
+                                   "checked before any note is read; with several, the model is loaded once, "
+                                   "each corpus gets its own report, and a table compares them.")
+    p.add_argument("corpus", metavar="CORPUS.jsonl", nargs="+")
+    p.add_argument("--json", action="store_true",
+                   help="print the figures as JSON (with several corpora: {corpora: {path: figures}, provenance})")
     p.add_argument("--errors", action="store_true", help="with --json, include every error for inspection")
     p.add_argument("--batch-size", type=int, default=32, metavar="N")
     _add_rubrics_arg(p)
@@ -190,18 +194,29 @@ def cmd_context(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from notereader.evaluate import format_report, read_corpus, score
+    from notereader.evaluate import format_comparison, format_report, read_corpora, score
     from notereader.reader import Reader
 
-    corpus = read_corpus(Path(args.corpus))
+    corpora = read_corpora([Path(c) for c in args.corpus])
     reader = Reader(args.rubrics, num_threads=args.threads, model=args.model)
-    analyses = list(reader.analyze_many([n for n, _g in corpus], batch_size=args.batch_size))
-    result = score(corpus, analyses, keep_errors=args.errors)
-    result["provenance"] = reader.provenance | {"ruleset": {"sha256": reader.ruleset.sha256}}
+    results: dict[str, dict] = {}
+    for path, corpus in corpora.items():
+        analyses = list(reader.analyze_many([n for n, _g in corpus], batch_size=args.batch_size))
+        results[path] = score(corpus, analyses, keep_errors=args.errors)
+    provenance = reader.provenance | {"ruleset": {"sha256": reader.ruleset.sha256}}
+    if len(results) == 1:
+        [result] = results.values()
+        result["provenance"] = provenance
+        print(json.dumps(result, indent=2, sort_keys=True) if args.json else format_report(result))
+        return 0
     if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    else:
+        print(json.dumps({"corpora": results, "provenance": provenance}, indent=2, sort_keys=True))
+        return 0
+    for path, result in results.items():
+        print(f"== {path}")
         print(format_report(result))
+        print()
+    print(format_comparison(results))
     return 0
 
 

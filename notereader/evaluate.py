@@ -139,6 +139,20 @@ def read_corpus(path: Path) -> list[tuple[Any, dict[str, Any]]]:
     return out
 
 
+def read_corpora(paths: list[Path]) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
+    """Every corpus read and checked before any is scored; the problems of all of them are reported at once."""
+    out: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            out[str(path)] = read_corpus(path)
+        except InputError as e:
+            problems += e.problems
+    if problems:
+        raise InputError(problems)
+    return out
+
+
 def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any]], keep_errors: bool = False) -> dict[str, Any]:
     t = Tally()
     for (note, gold), a in zip(corpus, analyses):
@@ -249,6 +263,21 @@ def _goal_evidence(c: list[int]) -> dict[str, Any]:
         "direction_on_evidence": round(c[0] / c[1], 3) if c[1] else None,
         "direction_elsewhere": round(c[2] / c[3], 3) if c[3] else None,
     }
+
+
+def format_comparison(results: dict[str, dict[str, Any]]) -> str:
+    """One line per corpus: the headline figures side by side."""
+    head = ("corpus", "notes", "risk F1", "critical", "decoys", "citations", "themes F1", "goal dir", "goal on ev")
+    rows = [head]
+    for path, r in results.items():
+        def f(x: Any) -> str:
+            return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+        rows.append((Path(path).name, str(r["notes"]), f(r["risk_micro"]["f1"]), f(r["critical_recall"]),
+                     f(r["decoy_trip_rate"]), f(r["citation_hit_rate"]), f(r["theme_micro"]["f1"]),
+                     f(r["goal_direction_accuracy"]), f(r["goal_evidence"]["on_evidence"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                     for row in rows)
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from notereader.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "notereader", *args], capture_output=True, text=True)
@@ -116,3 +118,37 @@ def test_eval_context_lists_its_disagreements(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["rows"] == 2 and r["negated"]["f1"] == 1.0
     assert [(e["line"], e["axis"], e["gold"]) for e in r["errors"]] == [(3, "historical", True)]
+
+
+def test_eval_checks_every_corpus_before_reading_any(tmp_path, capsys):
+    bad1, bad2 = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    bad1.write_text('{"note_id": "a", "text": "Rent paid."}\n', encoding="utf-8")  # no gold
+    bad2.write_text('{"note_id": "b", "text": "Rent paid.", "gold": {"risks": [{"rubric": "housing_loss", '
+                    '"evidence": "not in the note"}], "decoys": [], "themes": [], "goals": []}}\n', encoding="utf-8")
+    assert main(["eval", str(bad1), str(bad2)]) == 2
+    captured = capsys.readouterr()
+    assert f"{bad1}:1 [gold]" in captured.err and f"{bad2}:1 [gold.risks[0].evidence]" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.slow
+def test_eval_scores_several_corpora_with_one_model(reader, tmp_path):
+    from notereader.evaluate import read_corpus, score
+
+    lines = (ROOT / "notereader" / "data" / "sample_notes.jsonl").read_text(encoding="utf-8").splitlines()
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    b.write_text("\n".join(lines[3:6]) + "\n", encoding="utf-8")
+    r = run("eval", str(a), str(b), "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert list(got["corpora"]) == [str(a), str(b)]
+    assert got["provenance"]["engine_version"] == reader.provenance["engine_version"]
+    for path in (a, b):
+        corpus = read_corpus(path)
+        expected = score(corpus, list(reader.analyze_many([n for n, _g in corpus])))
+        assert got["corpora"][str(path)] == expected
+    text = run("eval", str(a), str(b))
+    assert text.returncode == 0, text.stderr
+    table = text.stdout.splitlines()[-3:]
+    assert table[0].split()[:3] == ["corpus", "notes", "risk"] and table[1].startswith("a.jsonl") and table[2].startswith("b.jsonl")
