@@ -267,11 +267,12 @@ def _goal_evidence(c: list[int]) -> dict[str, Any]:
 
 def format_comparison(results: dict[str, dict[str, Any]]) -> str:
     """One line per corpus: the headline figures side by side."""
+    def f(x: Any) -> str:
+        return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
     head = ("corpus", "notes", "risk F1", "critical", "decoys", "citations", "themes F1", "goal dir", "goal on ev")
     rows = [head]
     for path, r in results.items():
-        def f(x: Any) -> str:
-            return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
         rows.append((Path(path).name, str(r["notes"]), f(r["risk_micro"]["f1"]), f(r["critical_recall"]),
                      f(r["decoy_trip_rate"]), f(r["citation_hit_rate"]), f(r["theme_micro"]["f1"]),
                      f(r["goal_direction_accuracy"]), f(r["goal_evidence"]["on_evidence"])))

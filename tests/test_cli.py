@@ -13,6 +13,7 @@ from notereader.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "notereader", *args], capture_output=True, text=True)
 
