@@ -18,7 +18,9 @@ The corpus format is ``shared/corpus/TAXONOMY.md``'s: each line a note with
 - goal evidence: over the gold goals the reader found, the share whose cited
   clause overlaps the gold evidence, and the direction accuracy on those and
   on the rest. It tells the two causes of a wrong direction apart: the wrong
-  clause chosen for the goal, or the right clause read the wrong way.
+  clause chosen for the goal, or the right clause read the wrong way;
+- goal confusion: gold direction by the direction given ("none" for a gold
+  goal the reader did not find), which says which mistake is most common.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Tally:
     goal_found: list[int] = field(default_factory=lambda: [0, 0, 0])
     # found gold goals: [cited on the evidence and right, on the evidence, elsewhere and right, elsewhere]
     goal_evidence: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    goal_confusion: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {g: {d: 0 for d in (*DIRECTIONS, "none")} for g in DIRECTIONS})
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -217,6 +221,7 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
             ok = gid in pg and pg[gid]["direction"] == g["direction"]
             t.goals[0] += ok
             on_evidence = gid in pg and _overlaps(pg[gid]["citations"], _spans(text, g["evidence"]))
+            t.goal_confusion[g["direction"]][pg[gid]["direction"] if gid in pg else "none"] += 1
             if gid in pg:
                 k = 0 if on_evidence else 2
                 t.goal_evidence[k] += ok
@@ -249,6 +254,7 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
         "goal_direction_accuracy": round(t.goals[0] / t.goals[1], 3) if t.goals[1] else None,
         "goal_detection": _prf(*t.goal_found),
         "goal_evidence": _goal_evidence(t.goal_evidence),
+        "goal_confusion": t.goal_confusion,
     }
     if keep_errors:
         out["errors"] = t.errors
@@ -296,6 +302,8 @@ def format_report(r: dict[str, Any]) -> str:
     ge = r["goal_evidence"]
     lines.append(f"goal evidence: {ge['on_evidence']} of {ge['found']} found goals cited on the gold evidence; "
                  f"direction accuracy there {ge['direction_on_evidence']}, elsewhere {ge['direction_elsewhere']}")
+    lines.append("goal confusion (gold -> given): " + "; ".join(
+        f"{g} -> " + " ".join(f"{d} {n}" for d, n in row.items()) for g, row in r["goal_confusion"].items()))
     lines.append("per rubric:")
     for rid, v in r["risk_per_rubric"].items():
         lines.append(f"  {rid:24s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  (tp {v['tp']} fp {v['fp']} fn {v['fn']})")

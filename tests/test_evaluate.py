@@ -55,6 +55,7 @@ def test_the_figures_of_one_hand_scored_note(tmp_path):
     assert r["goal_direction_accuracy"] == 0.0
     assert r["goal_evidence"] == {"found": 1, "on_evidence": 1.0, "direction_on_evidence": 0.0,
                                   "direction_elsewhere": None}
+    assert r["goal_confusion"]["progress"] == {"progress": 0, "setback": 1, "mentioned": 0, "none": 0}
     assert r["quote_integrity"] == 1.0
 
 
@@ -79,6 +80,11 @@ def test_goal_evidence_tells_a_wrong_clause_from_a_wrong_reading(tmp_path):
                                   "direction_elsewhere": 1.0}
     [miss] = [e for e in r["errors"] if e["kind"] == "goal"]
     assert miss["goal_id"] == "G3" and miss["got"] is None and miss["on_evidence"] is False
+    assert r["goal_confusion"] == {
+        "progress": {"progress": 1, "setback": 0, "mentioned": 0, "none": 0},
+        "setback": {"progress": 0, "setback": 1, "mentioned": 0, "none": 0},
+        "mentioned": {"progress": 0, "setback": 0, "mentioned": 0, "none": 1},
+    }
 
 
 def test_gold_that_cannot_be_scored_is_refused_naming_each_key(tmp_path):
