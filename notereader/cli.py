@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = p.add_subparsers(dest="rubrics_command", required=True, metavar="ACTION")
     for name, help_text in (
         ("lint", "check every rubric file against the schema and the lock file; report every problem at once"),
-        ("test", "run every rubric's flag and no_flag examples through the whole pipeline; report every failure"),
+        ("test", "run every rubric's flag and no_flag examples through the whole pipeline; report every failure "
+                 "(examples under a rubric's known_failures are reported apart, and fail once they pass)"),
         ("lock", "record each rubric's id, version and content hash in rubrics.lock"),
         ("calibrate", "propose a threshold per rubric from its examples (cross-validated precision-recall curve)"),
     ):
@@ -280,11 +281,16 @@ def cmd_rubrics(args: argparse.Namespace) -> int:
     if args.rubrics_command == "test":
         from notereader.rubrics.testing import run_examples
 
-        failures, total = run_examples(directory)
-        for f in failures:
+        report = run_examples(directory)
+        for f in report.failures:
             print(f)
-        print(f"{total - len(failures)} passed, {len(failures)} failed")
-        return 1 if failures else 0
+        if report.known:
+            print(f"known failures ({len(report.known)}), each listed under its rubric's known_failures:")
+            for f in report.known:
+                print(f)
+        passed = report.total - len(report.failures) - len(report.known)
+        print(f"{passed} passed, {len(report.failures)} failed, {len(report.known)} known failures")
+        return 1 if report.failures else 0
     if args.rubrics_command == "calibrate":
         from notereader.rubrics.calibrate import calibrate
 

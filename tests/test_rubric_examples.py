@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from notereader.rubrics.schema import load_rubrics
 from notereader.rubrics.testing import run_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,13 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_starter_library_examples(reader):
-    failures, total = run_examples(ROOT / "rubrics", reader)
-    assert total >= 28 * 12
-    # Every failure names the file, the example and what happened instead.
-    for f in failures:
-        assert ".yaml: examples." in f and ("did not raise" in f or "raised" in f)
-    pass_rate = 1 - len(failures) / total
-    assert pass_rate >= 0.9, "\n".join(failures)
+    """Every example passes, except those a rubric lists under known_failures, each with its reason."""
+    report = run_examples(ROOT / "rubrics", reader)
+    assert report.total >= 28 * 12
+    assert report.failures == [], "\n".join(report.failures)
+    listed = sum(len(r.known_failures) for r in load_rubrics(ROOT / "rubrics").rubrics)
+    assert len(report.known) == listed
+    # Every known failure names the file, the example, what happened instead, and why it is known.
+    for f in report.known:
+        assert ".yaml: examples." in f and ("did not raise" in f or "raised" in f) and "\n    known: " in f
 
 
 def test_failures_are_reported_with_location(reader, rubric_dir):
@@ -28,6 +31,17 @@ def test_failures_are_reported_with_location(reader, rubric_dir):
     marker = "  no_flag:\n"
     assert marker in text
     path.write_text(text.replace(marker, marker + "    - The family has had nothing to eat for three days.\n"), encoding="utf-8")
-    failures, _total = run_examples(rubric_dir, reader)
-    mine = [f for f in failures if "food_insecurity.yaml: examples.no_flag[0] raised food_insecurity" in f]
-    assert mine, failures
+    report = run_examples(rubric_dir, reader)
+    mine = [f for f in report.failures if "food_insecurity.yaml: examples.no_flag[0] raised food_insecurity" in f]
+    assert mine, report.failures
+
+
+def test_a_known_failure_that_passes_is_a_failure(reader, rubric_dir):
+    """A fixed example must leave known_failures, or the list would hide the next regression of it."""
+    path = rubric_dir / "food_insecurity.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "known_failures:\n  no_flag[0]: Said to fail, but it passes.\n",
+                    encoding="utf-8")
+    report = run_examples(rubric_dir, reader)
+    stale = [f for f in report.failures if "food_insecurity.yaml: examples.no_flag[0] now passes" in f]
+    assert stale and "remove known_failures.no_flag[0]" in stale[0], report.failures
+    assert not any("food_insecurity.yaml" in f for f in report.known)

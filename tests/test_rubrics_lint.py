@@ -147,3 +147,28 @@ def test_implied_by_must_name_a_risk_and_is_for_themes_only(tmp_path):
     text = "\n".join(map(str, problems))
     assert "budget.yaml [implied_by[1]]: names 'no_such_risk'" in text
     assert "cash.yaml:13 [implied_by]: is for themes only" in text
+
+
+def test_known_failures_must_name_an_example_and_say_why(tmp_path):
+    write(tmp_path, "money.yaml", MINIMAL.format(id="money") + (
+        "known_failures:\n"
+        "  no_flag[5]: The context stage reads this one the other way.\n"
+        "  no_flag[6]: There is no seventh no_flag example.\n"
+        "  maybe[0]: Not an example list.\n"
+        "  flag[1]: ''\n"))
+    _rs, problems = load_rubric_dir(tmp_path)
+    found = {(p.line, p.key, p.message) for p in problems}
+    assert found == {
+        (15, "known_failures.no_flag[6]", "names no example: examples.no_flag has 6 (counted from 0)"),
+        (16, "known_failures.maybe[0]", "must name an example as flag[N] or no_flag[N]"),
+        (17, "known_failures.flag[1]", "must not be empty"),
+    }
+
+
+def test_known_failures_change_no_result_and_need_no_version_bump(tmp_path):
+    write(tmp_path, "money.yaml", MINIMAL.format(id="money"))
+    before = load_rubrics(tmp_path)
+    write(tmp_path, "money.yaml", MINIMAL.format(id="money") + "known_failures:\n  flag[0]: Too short to read.\n")
+    after = load_rubrics(tmp_path)
+    assert after.rubrics[0].known_failures == (("flag[0]", "Too short to read."),)
+    assert after.sha256 == before.sha256 and after.provenance() == before.provenance()

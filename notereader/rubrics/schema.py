@@ -38,8 +38,9 @@ MIN_EXAMPLES = 6
 TOP_KEYS: dict[str, bool] = {
     "id": True, "version": True, "kind": True, "title": True, "severity": False,
     "description": True, "look_for": True, "phrases": False, "not_like": False,
-    "threshold": False, "not_when": False, "implied_by": False, "examples": True,
+    "threshold": False, "not_when": False, "implied_by": False, "examples": True, "known_failures": False,
 }
+KNOWN_FAILURE_RE = re.compile(r"^(flag|no_flag)\[(\d+)\]$")
 EXAMPLE_KEYS = {"flag": True, "no_flag": True}
 
 
@@ -63,6 +64,10 @@ class Rubric:
     examples_no_flag: tuple[str, ...]
     path: str
     text: str
+    # Examples the engine is known to get wrong, each with the reason: `notereader rubrics test` reports
+    # them apart from failures, and fails when one of them starts passing (so the list stays true).
+    # Not part of the hash: they change no result.
+    known_failures: tuple[tuple[str, str], ...] = ()
 
     def content(self) -> dict[str, Any]:
         """Everything but the version, in canonical form: what the hash covers."""
@@ -280,6 +285,23 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
                 flag = c.string_list(ex["flag"][1], "examples.flag", min_items=MIN_EXAMPLES)
             if "no_flag" in ex:
                 no_flag = c.string_list(ex["no_flag"][1], "examples.no_flag", min_items=MIN_EXAMPLES)
+    known: list[tuple[str, str]] = []
+    knode = get("known_failures")
+    if knode is not None:
+        entries = c.mapping(knode, "known_failures")
+        for name, (key_node, value_node) in (entries or {}).items():
+            m = KNOWN_FAILURE_RE.match(name)
+            examples = {"flag": flag, "no_flag": no_flag}
+            if m is None:
+                c.err(key_node, f"known_failures.{name}", "must name an example as flag[N] or no_flag[N]")
+                continue
+            if int(m.group(2)) >= len(examples[m.group(1)]):
+                c.err(key_node, f"known_failures.{name}",
+                      f"names no example: examples.{m.group(1)} has {len(examples[m.group(1)])} (counted from 0)")
+                continue
+            why = c.string(value_node, f"known_failures.{name}")
+            if why is not None:
+                known.append((name, why))
     if c.problems:
         return None, c.problems
     assert rid and version and kind and title and description is not None  # nosec B101 # type narrowing; no problems means each was set above
@@ -289,6 +311,7 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
         not_when=tuple(not_when) if nnode is not None else (NOT_WHEN if kind == "risk" else ()),
         implied_by=tuple(implied_by),
         examples_flag=tuple(flag), examples_no_flag=tuple(no_flag), path=str(path), text=text,
+        known_failures=tuple(known),
     ), []
 
 
