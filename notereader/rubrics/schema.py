@@ -289,9 +289,9 @@ def parse_rubric(path: Path, text: str) -> tuple[Rubric | None, list[Problem]]:
     knode = get("known_failures")
     if knode is not None:
         entries = c.mapping(knode, "known_failures")
+        examples = {"flag": flag, "no_flag": no_flag}
         for name, (key_node, value_node) in (entries or {}).items():
             m = KNOWN_FAILURE_RE.match(name)
-            examples = {"flag": flag, "no_flag": no_flag}
             if m is None:
                 c.err(key_node, f"known_failures.{name}", "must name an example as flag[N] or no_flag[N]")
                 continue

@@ -37,6 +37,7 @@ def run_examples(directory: Path, reader: Reader | None = None) -> ExampleReport
         for i, ex in enumerate(r.examples_no_flag):
             jobs.append((r, "no_flag", i, ex))
     notes = [Note(f"{r.id}:{kind}:{i}", ex) for r, kind, i, ex in jobs]
+    known_by_rubric = {r.id: dict(r.known_failures) for r in ruleset.rubrics}
     report = ExampleReport(total=len(jobs))
     for (r, kind, i, ex), a in zip(jobs, reader.analyze_many(notes, batch_size=64)):
         found = {x["rubric_id"]: x for x in a["risks"] + a["themes"]}
@@ -50,7 +51,7 @@ def run_examples(directory: Path, reader: Reader | None = None) -> ExampleReport
         elif kind == "no_flag" and raised:
             q = found[r.id]["citations"][0]["quote"]
             failure = f"{r.path}: examples.no_flag[{i}] raised {r.id} (score {found[r.id]['score']}) on {q!r}\n    {ex}"
-        known = dict(r.known_failures).get(f"{kind}[{i}]")
+        known = known_by_rubric[r.id].get(f"{kind}[{i}]")
         if failure is not None and known is not None:
             report.known.append(f"{failure}\n    known: {known}")
         elif failure is not None:
