@@ -23,6 +23,9 @@ def test_starter_library_examples(reader):
     # Every known failure names the file, the example, what happened instead, and why it is known.
     for f in report.known:
         assert ".yaml: examples." in f and ("did not raise" in f or "raised" in f) and "\n    known: " in f
+    # A theme raised only because a risk implies it says so: this one is a mental_health_crisis false positive.
+    [theme] = [f for f in report.known if "mental_health.yaml: examples.no_flag[0]" in f]
+    assert "raised mental_health through implied_by mental_health_crisis (score " in theme
 
 
 def test_failures_are_reported_with_location(reader, rubric_dir):

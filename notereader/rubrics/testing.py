@@ -50,7 +50,9 @@ def run_examples(directory: Path, reader: Reader | None = None) -> ExampleReport
             failure = f"{r.path}: examples.flag[{i}] did not raise {r.id}: {detail}\n    {ex}"
         elif kind == "no_flag" and raised:
             q = found[r.id]["citations"][0]["quote"]
-            failure = f"{r.path}: examples.no_flag[{i}] raised {r.id} (score {found[r.id]['score']}) on {q!r}\n    {ex}"
+            via = f" through implied_by {found[r.id]['implied_by']}" if "implied_by" in found[r.id] else ""
+            failure = (f"{r.path}: examples.no_flag[{i}] raised {r.id}{via} (score {found[r.id]['score']}) "
+                       f"on {q!r}\n    {ex}")
         known = known_by_rubric[r.id].get(f"{kind}[{i}]")
         if failure is not None and known is not None:
             report.known.append(f"{failure}\n    known: {known}")
