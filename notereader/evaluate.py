@@ -217,20 +217,21 @@ def score(corpus: list[tuple[Any, dict[str, Any]]], analyses: list[dict[str, Any
         pg = {g["goal_id"]: g for g in a["goals"]}
         gg = {g["goal_id"]: g for g in gold.get("goals", [])}
         for gid, g in gg.items():
+            p = pg.get(gid)  # the reader's signal for this gold goal, or None when it did not find the goal
+            got = p["direction"] if p else None
+            ok = got == g["direction"]
+            on_evidence = p is not None and _overlaps(p["citations"], _spans(text, g["evidence"]))
             t.goals[1] += 1
-            ok = gid in pg and pg[gid]["direction"] == g["direction"]
             t.goals[0] += ok
-            on_evidence = gid in pg and _overlaps(pg[gid]["citations"], _spans(text, g["evidence"]))
-            t.goal_confusion[g["direction"]][pg[gid]["direction"] if gid in pg else "none"] += 1
-            if gid in pg:
+            t.goal_confusion[g["direction"]][got or "none"] += 1
+            if p is not None:
                 k = 0 if on_evidence else 2
                 t.goal_evidence[k] += ok
                 t.goal_evidence[k + 1] += 1
             if keep_errors and not ok:
                 t.errors.append({"note_id": note.note_id, "kind": "goal", "goal_id": gid, "gold": g["direction"],
-                                 "got": pg[gid]["direction"] if gid in pg else None, "evidence": g.get("evidence"),
-                                 "cited": pg[gid]["citations"][0]["quote"] if gid in pg else None,
-                                 "on_evidence": on_evidence})
+                                 "got": got, "evidence": g.get("evidence"),
+                                 "cited": p["citations"][0]["quote"] if p else None, "on_evidence": on_evidence})
         t.goal_found[0] += len(set(pg) & set(gg))
         t.goal_found[1] += len(set(pg) - set(gg))
         t.goal_found[2] += len(set(gg) - set(pg))
