@@ -4,6 +4,7 @@
     notereader analyze NOTE.txt                 readable report with highlights
     notereader context --jsonl IN.jsonl         the assertion stage on its own
     notereader eval CORPUS.jsonl [--json]       score against TAXONOMY gold
+    notereader eval-goals CORPUS.jsonl... [--vary NAME=V1,V2]...  goal direction under other goal settings
     notereader eval-context NEGEX.tsv [--json [--errors]]  score the assertion stage
     notereader demo                             the bundled sample notes, stored and analysed
     notereader rubrics lint|test|lock|calibrate [--rubrics DIR]
@@ -71,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print the figures as JSON (with several corpora: {corpora: {path: figures}, provenance})")
     p.add_argument("--errors", action="store_true", help="with --json, include every error for inspection")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N")
+    _add_rubrics_arg(p)
+    _add_threads_arg(p)
+
+    p = sub.add_parser("eval-goals", help="goal-direction accuracy under other goal-matching settings (engine development)",
+                       description="Run the pipeline once per annotated corpus, then redo only goal matching for each "
+                                   "value tried, and print goal-direction accuracy per corpus and pooled, against the "
+                                   "present settings. Without --vary, each setting is tried a step either side of its "
+                                   "present value. A better value is a candidate only: adopting it changes results "
+                                   "(an engine version), and it was chosen on the corpora measured here.")
+    p.add_argument("corpus", metavar="CORPUS.jsonl", nargs="+")
+    p.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2",
+                   help="a goal setting and the values to try, e.g. margin=0.05,0.15 (repeatable; names are the "
+                        "fields of notereader.pipeline.goals.GoalSettings, or their constants, in any case)")
+    p.add_argument("--json", action="store_true", help="print the present settings and every trial as JSON")
     p.add_argument("--batch-size", type=int, default=32, metavar="N")
     _add_rubrics_arg(p)
     _add_threads_arg(p)
@@ -221,6 +237,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_goals(args: argparse.Namespace) -> int:
+    from notereader.evaluate import read_corpora
+    from notereader.evaluate_goals import DEFAULT_GRID, format_table, parse_vary, sweep, to_json
+    from notereader.reader import Reader
+
+    grid = parse_vary(args.vary) if args.vary else DEFAULT_GRID
+    corpora = read_corpora([Path(c) for c in args.corpus])
+    reader = Reader(args.rubrics, num_threads=args.threads, model=args.model)
+    trials = sweep(reader, corpora, grid, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(to_json(trials) | {"provenance": reader.provenance | {"ruleset": {"sha256": reader.ruleset.sha256}}},
+                         indent=2, sort_keys=True))
+    else:
+        print(format_table(trials))
+    return 0
+
+
 def cmd_eval_context(args: argparse.Namespace) -> int:
     from notereader.pipeline.context_eval import evaluate
 
@@ -300,7 +333,8 @@ def cmd_rubrics(args: argparse.Namespace) -> int:
     return 2
 
 
-COMMANDS = {"analyze": cmd_analyze, "context": cmd_context, "eval": cmd_eval, "eval-context": cmd_eval_context,
+COMMANDS = {"analyze": cmd_analyze, "context": cmd_context, "eval": cmd_eval, "eval-goals": cmd_eval_goals,
+            "eval-context": cmd_eval_context,
             "demo": cmd_demo, "rubrics": cmd_rubrics, **service_cli.COMMANDS, "bench": bench_cli.cmd_bench,
             "rescore": rescore_cli.cmd_rescore}
 

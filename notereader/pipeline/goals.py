@@ -30,6 +30,10 @@ attend") counts as a setback, a negated setback cue ("has not missed") as
 progress (once: the negator is not a setback of its own), and a planned step
 with no movement cue ("CM will refer", "asked about") as a mention when the
 classifier gives that at least PLANNED_SUPPORT.
+
+The constants are gathered in ``GoalSettings``; the reader always uses the
+defaults, and ``notereader eval-goals`` (``notereader/evaluate_goals.py``)
+scores other values without running the rest of the pipeline again.
 """
 
 from __future__ import annotations
@@ -83,6 +87,36 @@ DIRECTIONS = ("progress", "setback", "mentioned")
 EXAMPLES_PATH = PIPELINE_DATA_DIR / "goal_direction_examples.yaml"
 NEGATION_WINDOW = 3
 NEGATORS = {"not", "n't", "nt", "no", "never", "without", "didnt", "hasnt", "havent", "wasnt"}
+
+
+@dataclass(frozen=True)
+class GoalSettings:
+    """The weights and thresholds of goal matching, one field per module constant above.
+
+    The reader always uses ``GoalSettings()`` (the constants); ``notereader eval-goals`` scores
+    other values without running the rest of the pipeline again. Changing a default changes
+    results, so it is an engine version change like any other.
+    """
+
+    goal_threshold: float = GOAL_THRESHOLD
+    area_threshold: float = AREA_THRESHOLD
+    label_words: int = LABEL_WORDS
+    label_penalty: float = LABEL_PENALTY
+    title_words: int = TITLE_WORDS
+    title_penalty: float = TITLE_PENALTY
+    background_penalty: float = BACKGROUND_PENALTY
+    contact_penalty: float = CONTACT_PENALTY
+    theme_weight: float = THEME_WEIGHT
+    candidates: int = CANDIDATES
+    other_goal_weight: float = OTHER_GOAL_WEIGHT
+    margin: float = MARGIN
+    movement_bonus: float = MOVEMENT_BONUS
+    cue_bonus: float = CUE_BONUS
+    cue_support: float = CUE_SUPPORT
+    planned_support: float = PLANNED_SUPPORT
+
+
+DEFAULT_SETTINGS = GoalSettings()
 
 
 @dataclass(frozen=True)
@@ -171,7 +205,7 @@ def clause_direction(doc: Doc, cues: GoalCues, cs: int, ce: int) -> CueReading:
     return CueReading(d, any(name == d for name, _s, _e in flipped))
 
 
-def decide_direction(p: np.ndarray, cue: CueReading) -> str:
+def decide_direction(p: np.ndarray, cue: CueReading, settings: GoalSettings = DEFAULT_SETTINGS) -> str:
     """The classifier's direction, unless an explicit cue in the clause says otherwise.
 
     A progress or setback cue wins when the classifier gives that direction
@@ -181,9 +215,9 @@ def decide_direction(p: np.ndarray, cue: CueReading) -> str:
     gives "mentioned" at least PLANNED_SUPPORT.
     """
     d = DIRECTIONS[int(np.argmax(p))]
-    if cue.direction in ("progress", "setback") and (cue.negated or p[DIRECTIONS.index(cue.direction)] >= CUE_SUPPORT):
+    if cue.direction in ("progress", "setback") and (cue.negated or p[DIRECTIONS.index(cue.direction)] >= settings.cue_support):
         return cue.direction
-    if cue.direction == "planned" and p[DIRECTIONS.index("mentioned")] >= PLANNED_SUPPORT:
+    if cue.direction == "planned" and p[DIRECTIONS.index("mentioned")] >= settings.planned_support:
         return "mentioned"
     return d
 
@@ -233,20 +267,20 @@ def _is_title(text: str, start: int, end: int) -> bool:
     return not rest.strip() and text[end - 1] not in ".!?"
 
 
-def _label_penalties(doc: Doc) -> np.ndarray:
+def _label_penalties(doc: Doc, settings: GoalSettings = DEFAULT_SETTINGS) -> np.ndarray:
     """LABEL_PENALTY for a clause too short to tell what happened, TITLE_PENALTY for a title line."""
     text = doc._.text if doc._.text is not None else doc.text
     out = []
     for (cs, ce, _ss, _se), c in zip(doc._.clause_tokens, doc._.segmentation.clauses):
         words = sum(1 for t in doc[cs:ce] if t.is_alpha)
-        pen = LABEL_PENALTY if words < LABEL_WORDS else 0.0
-        if words < TITLE_WORDS and _is_title(text, c.start, c.end):
-            pen = max(pen, TITLE_PENALTY)
+        pen = settings.label_penalty if words < settings.label_words else 0.0
+        if words < settings.title_words and _is_title(text, c.start, c.end):
+            pen = max(pen, settings.title_penalty)
         out.append(pen)
     return np.array(out)
 
 
-def other_goal_penalty(area: dict[str, np.ndarray], goal_text: str) -> np.ndarray:
+def other_goal_penalty(area: dict[str, np.ndarray], goal_text: str, weight: float = OTHER_GOAL_WEIGHT) -> np.ndarray:
     """Per clause, OTHER_GOAL_WEIGHT times how much nearer the plan's nearest other goal is than this one (or 0).
 
     ``area`` maps each distinct goal text of the plan to its clauses' closeness (meaning plus life area).
@@ -255,10 +289,11 @@ def other_goal_penalty(area: dict[str, np.ndarray], goal_text: str) -> np.ndarra
     others = [v for t, v in area.items() if t != goal_text]
     if not others:
         return np.zeros_like(mine)
-    return np.round(OTHER_GOAL_WEIGHT * np.maximum(0.0, np.max(others, axis=0) - mine), SCORE_DECIMALS)
+    return np.round(weight * np.maximum(0.0, np.max(others, axis=0) - mine), SCORE_DECIMALS)
 
 
-def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel) -> list[GoalSignal]:
+def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], model: DirectionModel,
+                settings: GoalSettings = DEFAULT_SETTINGS) -> list[GoalSignal]:
     goals = doc._.plan_goals or ()
     seg = doc._.segmentation
     clause_tokens = doc._.clause_tokens
@@ -266,29 +301,31 @@ def match_goals(doc: Doc, cues: GoalCues, goal_vecs: dict[str, np.ndarray], mode
         return []
     mat = doc._.clause_matrix
     probs = model.predict(mat)
-    label_penalty = _label_penalties(doc) + np.array([
-        (BACKGROUND_PENALTY if cues.is_background(doc, cs, ce) else 0.0)
-        + (CONTACT_PENALTY if c.sentence == 0 and cues.is_contact(doc, cs, ce) else 0.0)
+    label_penalty = _label_penalties(doc, settings) + np.array([
+        (settings.background_penalty if cues.is_background(doc, cs, ce) else 0.0)
+        + (settings.contact_penalty if c.sentence == 0 and cues.is_contact(doc, cs, ce) else 0.0)
         for (cs, ce, _ss, _se), c in zip(clause_tokens, seg.clauses)])
     readings = [clause_direction(doc, cues, cs, ce) for cs, ce, _ss, _se in clause_tokens]
-    cue_bonus = np.array([CUE_BONUS if r.direction in ("progress", "setback") else 0.0 for r in readings])
+    cue_bonus = np.array([settings.cue_bonus if r.direction in ("progress", "setback") else 0.0 for r in readings])
     out: list[GoalSignal] = []
     seen: set[str] = set()
     distinct = list(dict.fromkeys(t for _g, t in goals if t.strip()))
     meanings = {t: np.round(mat @ goal_vecs[t], SCORE_DECIMALS) for t in distinct}
-    area = {t: np.round(meanings[t] + THEME_WEIGHT * _theme_similarity(doc, t), SCORE_DECIMALS) for t in distinct}
+    area = {t: np.round(meanings[t] + settings.theme_weight * _theme_similarity(doc, t), SCORE_DECIMALS)
+            for t in distinct}
     for goal_id, text in goals:
         if goal_id in seen or not text.strip():
             continue
         seen.add(goal_id)
         meaning, sims = meanings[text], area[text]
-        if float(np.max(meaning)) < GOAL_THRESHOLD and float(np.max(sims)) < AREA_THRESHOLD:
+        if float(np.max(meaning)) < settings.goal_threshold and float(np.max(sims)) < settings.area_threshold:
             continue  # the note never comes near the goal, in meaning or in life area
-        sims = np.round(sims - other_goal_penalty(area, text) - label_penalty, SCORE_DECIMALS)
-        order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:CANDIDATES]
-        near = [i for i in order if sims[i] >= sims[order[0]] - MARGIN]
-        i = max(near, key=lambda k: (round(float(sims[k] + MOVEMENT_BONUS * (1 - probs[k][2]) + cue_bonus[k]),
+        sims = np.round(sims - other_goal_penalty(area, text, settings.other_goal_weight) - label_penalty,
+                        SCORE_DECIMALS)
+        order = sorted(range(len(sims)), key=lambda i: (-sims[i], i))[:settings.candidates]
+        near = [i for i in order if sims[i] >= sims[order[0]] - settings.margin]
+        i = max(near, key=lambda k: (round(float(sims[k] + settings.movement_bonus * (1 - probs[k][2]) + cue_bonus[k]),
                                            SCORE_DECIMALS), -k))
-        d = decide_direction(probs[i], readings[i])
+        d = decide_direction(probs[i], readings[i], settings)
         out.append(GoalSignal(goal_id, d, float(meaning[i]), (i,)))
     return out
