@@ -21,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_python_m_and_help_describe_every_command():
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("analyze", "context", "eval", "eval-context", "demo", "rubrics"):
+    for cmd in ("analyze", "context", "eval", "eval-goals", "eval-context", "demo", "rubrics"):
         assert cmd in r.stdout
     r = run("rubrics", "--help")
     for action in ("lint", "test", "lock", "calibrate"):

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
 RUN = 8
 CHECKED = ["rubrics/*.yaml", "models/calibration/*.txt", "notereader/pipeline/data/*.yaml", "notereader/data/*.jsonl", "eval/*.jsonl",
+           "eval/candidates/*.yaml",
            "tests/**/*.py"]
 
 
