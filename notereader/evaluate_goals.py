@@ -29,8 +29,9 @@ from typing import Any
 from notereader.errors import InputError, Problem
 from notereader.pipeline.goals import DEFAULT_SETTINGS, GoalSettings, match_goals
 
-# Values tried for each setting when none are given: the present value and a few either side.
-DEFAULT_GRID: dict[str, tuple[float, ...]] = {
+# Values tried for each setting when none are given: a step either side of the present value (the present
+# settings are always the first row).
+DEFAULT_GRID: dict[str, tuple[float | int, ...]] = {
     "goal_threshold": (0.15, 0.25),
     "area_threshold": (0.25, 0.35),
     "label_words": (4, 6),
@@ -89,7 +90,7 @@ def parse_vary(items: list[str]) -> dict[str, tuple[float | int, ...]]:
                                         "must be at least 1" if key == "candidates" else "must not be negative"))
                 continue
             parsed.append(x)
-        grid[key] = tuple(parsed)
+        grid[key] = tuple(dict.fromkeys(grid.get(key, ()) + tuple(parsed)))  # a setting named twice: both lists
     if problems:
         raise InputError(problems)
     return grid
@@ -114,7 +115,7 @@ def sweep(reader: Any, corpora: dict[str, list[tuple[Any, dict[str, Any]]]],
     goal_stage = reader.nlp.get_pipe(GOALS)
     processed: dict[str, list[tuple[Any, dict[str, str]]]] = {}
     for path, corpus in corpora.items():
-        docs = reader.nlp.pipe(reader._docs([note for note, _gold in corpus]), batch_size=batch_size)
+        docs = reader.process([note for note, _gold in corpus], batch_size=batch_size)
         processed[path] = [(doc, {g["goal_id"]: g["direction"] for g in gold.get("goals", [])})
                            for doc, (_note, gold) in zip(docs, corpus)]
 

@@ -91,8 +91,12 @@ class Reader:
             doc._.plan_goals = note.goals
             yield doc
 
+    def process(self, notes: Iterable[Note], batch_size: int = 32) -> Iterator[Any]:
+        """The notes as processed spaCy Docs, with every stage's results on ``doc._`` (for evaluation tools)."""
+        return self.nlp.pipe(self._docs(notes), batch_size=batch_size)
+
     def analyze_many(self, notes: Iterable[Note], batch_size: int = 32) -> Iterator[dict[str, Any]]:
-        for doc in self.nlp.pipe(self._docs(notes), batch_size=batch_size):
+        for doc in self.process(notes, batch_size=batch_size):
             yield build_analysis(doc, self.ruleset, self.provenance)
 
     def analyze(self, note: Note) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def test_every_default_grid_name_is_a_goal_setting():
 
 def test_vary_items_are_parsed_by_constant_or_field_name():
     assert parse_vary(["MARGIN=0.05,0.15", "candidates=4"]) == {"margin": (0.05, 0.15), "candidates": (4,)}
+    assert parse_vary(["margin=0.05", "MARGIN=0.15,0.05"]) == {"margin": (0.05, 0.15)}
     assert isinstance(parse_vary(["LABEL_WORDS=6"])["label_words"][0], int)
 
 
